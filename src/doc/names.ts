@@ -1,0 +1,9 @@
+// Names a client may use (DESIGN §4). Checked at the edge, once.
+export const DOC_ID_PATTERN = '^[A-Za-z0-9_.~-]{1,200}$';
+export const DB_NAME_PATTERN = '^[a-z][a-z0-9_-]{0,63}$';
+
+const docId = new RegExp(DOC_ID_PATTERN);
+const dbName = new RegExp(DB_NAME_PATTERN);
+
+export const isDocId = (id: unknown): id is string => typeof id === 'string' && docId.test(id);
+export const isDbName = (name: unknown): name is string => typeof name === 'string' && dbName.test(name);

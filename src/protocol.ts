@@ -1,0 +1,137 @@
+// Wire types shared by router and shard nodes. Paths are contract (DESIGN
+// §5.2); bodies may grow. Read router/DESIGN.md and shard/DESIGN.md for the
+// rules behind each field.
+
+export type Role = 'primary' | 'replica';
+
+/** A document as stored and served (DESIGN §4). */
+export interface Doc {
+  id: string;
+  rev: string;
+  deleted?: true;
+  data: Record<string, unknown>;
+  tags?: string[];
+  content?: string;
+}
+
+/**
+ * One log (WAL) entry. `seq` is per shard and strictly +1 per entry; `term` is
+ * the primary's term when it wrote the entry. Entries carry full images, so
+ * applying one is an overwrite: re-applying is harmless.
+ *  - put:       doc is the new head (a tombstone when doc.deleted)
+ *  - db_create: db created (id '', rev '', doc null)
+ *  - db_delete: db and all its documents removed
+ *  - noop:      written by a new primary on promotion so that entries of
+ *               earlier terms commit with an entry of the current term
+ */
+export type EntryOp = 'put' | 'db_create' | 'db_delete' | 'noop';
+
+export interface LogEntry {
+  seq: number;
+  term: number;
+  op: EntryOp;
+  db: string;
+  id: string;
+  rev: string;
+  doc: Doc | null;
+  ts: number;
+}
+
+/** GET /v1/_replication/state */
+export interface NodeState {
+  nodeId: string;
+  shardId: number;
+  role: Role;
+  term: number;
+  votedFor: string | null;
+  primaryId: string | null;
+  lastSeq: number;
+  lastTerm: number;
+  commitSeq: number;
+  /** Lowest seq still in the log; lastSeq + 1 when the log is empty. */
+  oldestSeq: number;
+  ready: boolean;
+  /** Entries moved to the rollback table so far. */
+  rollbackCount: number;
+}
+
+/**
+ * POST /v1/_replication/replicate. `entries` are contiguous and start at
+ * prevSeq + 1. `truncate`: the batch ends at the primary's lastSeq as the
+ * sender last read it, so the receiver rolls back any entries of a lower
+ * term that follow it (they were never in the primary's log).
+ */
+export interface ReplicateRequest {
+  term: number;
+  primaryId: string;
+  commitSeq: number;
+  prevSeq: number;
+  prevTerm: number;
+  truncate?: boolean;
+  entries: LogEntry[];
+}
+
+export interface ReplicateResponse {
+  ok: true;
+  term: number;
+  lastSeq: number;
+  lastTerm: number;
+  /** Entries this request rolled back (moved to the rollback table). */
+  rolledBack: number;
+}
+
+/** 409 gap body (besides ok/error/message). */
+export interface GapDetails {
+  lastSeq: number;
+  lastTerm: number;
+  /** true when prevSeq exists here but with another term. */
+  mismatch: boolean;
+  /** The node cannot repair its log locally: install a snapshot. */
+  needsSnapshot?: boolean;
+}
+
+export interface VoteRequest {
+  term: number;
+  candidateId: string;
+  lastTerm: number;
+  lastSeq: number;
+}
+
+export interface VoteResponse {
+  granted: boolean;
+  term: number;
+  reason?: string;
+}
+
+export interface PromoteRequest {
+  term: number;
+}
+
+export interface PromoteResponse {
+  ok: true;
+  role: 'primary';
+  term: number;
+  lastSeq: number;
+}
+
+/** GET /v1/_replication/wal?since=S&limit=L[&meta=1] (meta: entries without doc). */
+export interface WalResponse {
+  entries: LogEntry[];
+  lastSeq: number;
+  oldestSeq: number;
+}
+
+/**
+ * GET /v1/_replication/snapshot: NDJSON, one SnapshotLine per line, `end`
+ * last. A stream without its `end` line is incomplete and must be refused.
+ * POST to the same path installs such a stream (with ?term&primaryId).
+ */
+export type SnapshotLine =
+  | { type: 'db'; name: string }
+  | { type: 'doc'; db: string; seq: number; doc: Doc }
+  | { type: 'end'; seq: number; term: number; docs: number; dbs: number };
+
+/** Header a router stamps on writes with its view of the shard's term. */
+export const TERM_HEADER = 'x-tessera-term';
+
+export const REPLICATION_PREFIX = '/v1/_replication';
