@@ -1,0 +1,143 @@
+import { NodeClient } from '../../src/http/client.ts';
+import type { NodeState } from '../../src/protocol.ts';
+import { ManagedProcess, type ProcessSpec } from '../../src/cli/managed-process.ts';
+import { waitFor } from '../../src/cli/wait-for.ts';
+import { TcpProxy } from './tcp-proxy.ts';
+import type { TestConfig } from './test-config.ts';
+
+export interface ClusterOptions {
+  /** Extra env for every child (e.g. { TESSERA_GROUP_COMMIT: '0' }). */
+  env?: NodeJS.ProcessEnv;
+  /** Passed as --log-level to every child; default 'info' (lifecycle lines only). */
+  logLevel?: string;
+  /** Per-process ready deadline, default 20 s. */
+  startTimeoutMs?: number;
+  /** Wait until the router's /readyz is 200 (default true), up to this many ms. */
+  readyTimeoutMs?: number;
+  waitReady?: boolean;
+  /** Script run instead of bin/tessera.mjs (a stand-in in the harness's own tests). */
+  entry?: string;
+  /** Remove the config's temp folder on dispose (default true). */
+  cleanup?: boolean;
+}
+
+export interface TestCluster {
+  tc: TestConfig;
+  /** nodeId → its process (kill/stop/pause/resume/restart keep the same object). */
+  nodes: Record<string, ManagedProcess>;
+  router: ManagedProcess & { url: string };
+  /** nodeId → the proxy between the router and that node (only proxied nodes). */
+  proxies: Record<string, TcpProxy>;
+  /** A client for a node's internal API, with the cluster secret. */
+  client(nodeId: string): NodeClient;
+  /** GET /v1/_replication/state of one node (throws when unreachable). */
+  nodeState(nodeId: string, timeoutMs?: number): Promise<NodeState>;
+  /** Ids of a shard's nodes in config order. */
+  shardNodes(shard: number): string[];
+  /** Kills every child, closes proxies and clients, removes the temp folder. Safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+/** The env a harness child gets: TESSERA_* from the test runner's env would override the test config. */
+function isolatedEnv(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of Object.keys(process.env)) if (k.startsWith('TESSERA_')) env[k] = undefined;
+  return { ...env, ...extra };
+}
+
+/** Echo children's output to stderr when TESSERA_TEST_LOGS=1 (debugging a failing test). */
+function echo(name: string): ProcessSpec['onLine'] {
+  if (process.env.TESSERA_TEST_LOGS !== '1') return undefined;
+  return (line) => process.stderr.write(`[${name}] ${line}\n`);
+}
+
+/** Spawns one node of a test config (not started). */
+export function nodeProcess(tc: TestConfig, nodeId: string, opts: ClusterOptions = {}): ManagedProcess {
+  return new ManagedProcess({
+    name: nodeId,
+    args: ['shard', '--config', tc.path, '--node', nodeId, '--log-level', opts.logLevel ?? 'info'],
+    env: isolatedEnv(opts.env),
+    timeoutMs: opts.startTimeoutMs,
+    onLine: echo(nodeId),
+    ...(opts.entry ? { entry: opts.entry } : {}),
+  });
+}
+
+/** Spawns the router of a test config (not started). */
+export function routerProcess(tc: TestConfig, opts: ClusterOptions = {}): ManagedProcess {
+  return new ManagedProcess({
+    name: 'router',
+    args: ['router', '--config', tc.routerPath, '--log-level', opts.logLevel ?? 'info'],
+    env: isolatedEnv(opts.env),
+    timeoutMs: opts.startTimeoutMs,
+    onLine: echo('router'),
+    ...(opts.entry ? { entry: opts.entry } : {}),
+  });
+}
+
+/**
+ * Starts every node of `tc` (in parallel), the proxies of proxied nodes, then
+ * the router, and by default waits for the router's /readyz. On any start-up
+ * failure everything already started is killed before the error is thrown.
+ */
+export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): Promise<TestCluster> {
+  const nodes: Record<string, ManagedProcess> = {};
+  const proxies: Record<string, TcpProxy> = {};
+  const clients = new Map<string, NodeClient>();
+  const router = routerProcess(tc, opts) as ManagedProcess & { url: string };
+  Object.defineProperty(router, 'url', { value: tc.routerUrl });
+  for (const id of tc.nodeIds) nodes[id] = nodeProcess(tc, id, opts);
+
+  let disposed = false;
+  const dispose = async () => {
+    if (disposed) return;
+    disposed = true;
+    const all = [router, ...Object.values(nodes)];
+    await Promise.all(all.map((p) => p.kill('SIGKILL')));
+    await Promise.all(Object.values(proxies).map((p) => p.close()));
+    await Promise.all([...clients.values()].map((c) => c.destroy().catch(() => {})));
+    if (opts.cleanup ?? true) await tc.cleanup();
+  };
+
+  try {
+    for (const [id, p] of Object.entries(tc.proxies)) {
+      proxies[id] = await new TcpProxy({ listenPort: p.listenPort, targetPort: p.targetPort }).start();
+    }
+    await Promise.all(Object.values(nodes).map((p) => p.start()));
+    await router.start();
+    if (opts.waitReady ?? true) {
+      await waitFor(async () => (await fetch(`${tc.routerUrl}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200, {
+        timeoutMs: opts.readyTimeoutMs ?? 20_000,
+        intervalMs: 100,
+        message: `router ${tc.routerUrl}/readyz`,
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}\nrouter output:\n${router.tail()}`);
+      });
+    }
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+
+  const client = (nodeId: string) => {
+    let c = clients.get(nodeId);
+    if (!c) {
+      const url = tc.nodeUrls[nodeId];
+      if (!url) throw new Error(`unknown node ${nodeId}`);
+      c = new NodeClient(url, tc.config.cluster.secret, { connections: 4 });
+      clients.set(nodeId, c);
+    }
+    return c;
+  };
+  return {
+    tc,
+    nodes,
+    router,
+    proxies,
+    client,
+    nodeState: async (nodeId, timeoutMs = 2000) =>
+      (await client(nodeId).json<NodeState>({ path: '/v1/_replication/state', timeoutMs })).body,
+    shardNodes: (shard) => tc.config.shards[shard]?.nodes.map((n) => n.id) ?? [],
+    dispose,
+  };
+}
