@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchCluster } from '../../src/cli/launcher.ts';
+import { writeTestConfig } from '../harness/index.ts';
+
+// launchCluster with a stand-in for bin/tessera.mjs whose router turns ready
+// only after a few /readyz polls (like a router building its shard view).
+
+const FAKE = `
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+const args = process.argv.slice(2);
+const opt = (k) => args[args.indexOf(k) + 1];
+const cfg = JSON.parse(readFileSync(opt('--config'), 'utf8'));
+const who = args[0] === 'router' ? 'router' : opt('--node');
+const url = who === 'router' ? cfg.router.url : cfg.shards.flatMap((s) => s.nodes).find((n) => n.id === who).url;
+if (process.env.FAKE_FAIL === who) { console.error('cannot start ' + who); process.exit(2); }
+let polls = 0;
+const server = createServer((req, res) => {
+  if (req.url === '/readyz') { polls++; res.statusCode = polls >= 3 && process.env.FAKE_NEVER_READY !== '1' ? 200 : 503; }
+  res.end('{}');
+});
+console.log(JSON.stringify({ level: 20, msg: 'debug detail' }));
+server.listen(Number(new URL(url).port), '127.0.0.1', () => console.log(JSON.stringify({ level: 30, msg: 'listening', url })));
+process.on('SIGTERM', () => { console.log(JSON.stringify({ level: 30, msg: 'stopped' })); process.exit(0); });
+`;
+
+let dir: string;
+let fake: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tessera-launcher-'));
+  fake = join(dir, 'fake.mjs');
+  await writeFile(fake, FAKE);
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('launchCluster', () => {
+  it('starts nodes and router, waits for /readyz, logs to files, and stops everything', async () => {
+    const tc = await writeTestConfig({ shards: 2, nodesPerShard: 2 });
+    const seen: string[] = [];
+    const exits: string[] = [];
+    try {
+      const logDir = join(tc.dir, 'logs');
+      const c = await launchCluster({
+        configPath: tc.path, config: tc.config, logDir, entry: fake, env: {},
+        onLine: (name, line) => seen.push(`${name} ${line}`),
+        onExit: (name) => exits.push(name),
+      });
+      expect(c.routerUrl).toBe(tc.routerUrl);
+      expect(Object.keys(c.nodes).sort()).toEqual(['s0a', 's0b', 's1a', 's1b']);
+      expect((await fetch(`${c.routerUrl}/readyz`)).status).toBe(200);
+      expect(seen.some((l) => l.startsWith('s1b ') && l.includes('listening'))).toBe(true);
+
+      await c.nodes.s0b!.kill();
+      expect(exits).toEqual(['s0b']);
+
+      const pids = [c.router, ...Object.values(c.nodes)].map((p) => p.pid!);
+      await c.stop(2000);
+      for (const pid of pids) expect(alive(pid)).toBe(false);
+      expect(exits).toEqual(['s0b']);
+      const routerLog = readFileSync(join(logDir, 'router.log'), 'utf8');
+      expect(routerLog).toContain('"msg":"debug detail"');
+      expect(routerLog).toContain('"msg":"stopped"');
+    } finally {
+      await tc.cleanup();
+    }
+  });
+
+  it('fails with the child output and stops the others when a node cannot start', async () => {
+    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3 });
+    try {
+      const err = await launchCluster({ configPath: tc.path, config: tc.config, logDir: join(tc.dir, 'logs'), entry: fake, env: { FAKE_FAIL: 's0b' } })
+        .then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(/s0b exited before it was ready/);
+      expect(err?.message).toContain('cannot start s0b');
+      for (const id of ['s0a', 's0c']) await expect(fetch(tc.nodeUrls[id]!)).rejects.toThrow();
+    } finally {
+      await tc.cleanup();
+    }
+  });
+
+  it('gives up when the router never turns ready, within the deadline', async () => {
+    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 1, overrides: { replication: { writeQuorum: 1 } } });
+    try {
+      const t0 = Date.now();
+      const err = await launchCluster({ configPath: tc.path, config: tc.config, logDir: join(tc.dir, 'logs'), entry: fake, env: { FAKE_NEVER_READY: '1' }, readyTimeoutMs: 1500 })
+        .then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(/readyz to answer 200/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      await expect(fetch(tc.routerUrl)).rejects.toThrow();
+    } finally {
+      await tc.cleanup();
+    }
+  });
+});
