@@ -67,3 +67,24 @@ export function lagThresholdEntries(input: Pick<HealthInput, 'writeRatePerMs' | 
   const rate = input.writeRatePerMs > 0 ? input.writeRatePerMs : 0;
   return Math.max(input.minLagEntries ?? MIN_LAG_ENTRIES, Math.ceil(rate * input.maxReplicationLagMs));
 }
+
+/** The shard's write rate, smoothed, from successive primary lastSeq readings. */
+export interface WriteRate {
+  ratePerMs: number;
+  seq: number;
+  atMs: number;
+}
+
+/**
+ * Exponentially weighted: a reading `halfLifeMs` old weighs half. A seq that
+ * went backwards (new primary, rollback) restarts the baseline but keeps the
+ * rate, so the Lagging threshold does not collapse during a failover.
+ */
+export function updateWriteRate(prev: WriteRate | null, seq: number, nowMs: number, halfLifeMs = 5000): WriteRate {
+  if (prev === null) return { ratePerMs: 0, seq, atMs: nowMs };
+  if (nowMs <= prev.atMs) return prev;
+  if (seq < prev.seq) return { ratePerMs: prev.ratePerMs, seq, atMs: nowMs };
+  const dt = nowMs - prev.atMs;
+  const keep = Math.pow(0.5, dt / halfLifeMs);
+  return { ratePerMs: prev.ratePerMs * keep + ((seq - prev.seq) / dt) * (1 - keep), seq, atMs: nowMs };
+}
