@@ -69,6 +69,12 @@ export interface ReplicateRequest {
   prevTerm: number;
   truncate?: boolean;
   entries: LogEntry[];
+  /**
+   * The primary's lastSeq when the batch was cut (optional). A replica is
+   * `ready` once it has heard the primary's position (this, or a batch with
+   * `truncate`, which ends at it) and is within 1000 entries of it.
+   */
+  primaryLastSeq?: number;
 }
 
 export interface ReplicateResponse {
@@ -128,7 +134,8 @@ export interface WalResponse {
  */
 export type SnapshotLine =
   | { type: 'db'; name: string }
-  | { type: 'doc'; db: string; seq: number; doc: Doc }
+  /** parentRev/created (optional) keep idempotent-retry detection across an install. */
+  | { type: 'doc'; db: string; seq: number; doc: Doc; parentRev?: string | null; created?: boolean }
   | { type: 'end'; seq: number; term: number; docs: number; dbs: number };
 
 /** Header a router stamps on writes with its view of the shard's term. */

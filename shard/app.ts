@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from '../src/config/index.ts';
+import { installErrorHandling } from '../src/http/error-handler.ts';
+import type { Logger } from '../src/logger.ts';
+import { REPLICATION_PREFIX } from '../src/protocol.ts';
+import { documentRoutes, healthRoutes, replicationRoutes } from './routes/index.ts';
+import type { GroupCommit, Store } from './store/index.ts';
+
+export interface ShardAppDeps {
+  store: Store;
+  commit: GroupCommit;
+  config: Readonly<Config>;
+  /** Request logs go here at debug level; omit for a silent app (tests). */
+  logger?: Logger;
+  newId?: () => string;
+}
+
+/** Slack above maxDocBytes for the JSON around a document (rev, tags...). */
+const BODY_SLACK_BYTES = 64 * 1024;
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The shard node's HTTP app (never listens; main.ts does). Two encapsulated
+ * plugins with their own secret check: the document API and the internal
+ * replication API; the probes and the JSON 404 are open.
+ */
+export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
+  const maxDocBytes = deps.config.limits.maxDocBytes;
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: maxDocBytes + BODY_SLACK_BYTES,
+    // Wrong types are the client's error, never silently coerced; query
+    // strings are validated as digit patterns and converted by the handlers.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  installErrorHandling(app);
+  if (deps.logger) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    });
+  }
+  const secret = deps.config.cluster.secret;
+  await app.register(healthRoutes, { store: deps.store });
+  await app.register(documentRoutes, {
+    store: deps.store,
+    commit: deps.commit,
+    secret,
+    maxDocBytes,
+    newId: deps.newId ?? (() => randomUUID()),
+  });
+  await app.register(replicationRoutes, { prefix: REPLICATION_PREFIX, store: deps.store, secret, maxBatchBytes: MAX_BATCH_BYTES });
+  return app;
+}

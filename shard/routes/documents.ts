@@ -1,0 +1,251 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../../src/errors.ts';
+import type { DocBody } from '../../src/doc/rev.ts';
+import { DB_NAME_PATTERN, DOC_ID_PATTERN } from '../../src/doc/names.ts';
+import type { Store, GroupCommit, WriteResult, BulkDoc, FieldsQuery, TagsQuery } from '../store/index.ts';
+import { requireSecret } from './auth-hook.ts';
+import { writeGuard } from './write-headers.ts';
+
+// The §4 document API, served by a node for its own shard. Reads work on any
+// node; writes only on the primary (the store's guard). Answers of writes
+// carry `seq` and, for a router-stamped write, the entries it appended.
+
+export interface DocumentRoutesDeps {
+  store: Store;
+  commit: GroupCommit;
+  secret: string;
+  maxDocBytes: number;
+  newId: () => string;
+}
+
+const INT = '^(0|[1-9][0-9]{0,15})$';
+const intQ = { type: 'string', pattern: INT } as const;
+const dbParams = {
+  type: 'object',
+  required: ['db'],
+  properties: { db: { type: 'string', pattern: DB_NAME_PATTERN } },
+} as const;
+const docParams = {
+  type: 'object',
+  required: ['db', 'id'],
+  properties: { db: { type: 'string', pattern: DB_NAME_PATTERN }, id: { type: 'string', pattern: DOC_ID_PATTERN } },
+} as const;
+const docFields = {
+  data: { type: 'object' },
+  tags: { type: 'array', items: { type: 'string' } },
+  content: { type: 'string' },
+  rev: { type: 'string' },
+} as const;
+const pageFields = {
+  skip: { type: 'integer', minimum: 0 },
+  limit: { type: 'integer', minimum: 1, maximum: 1000 },
+} as const;
+
+const MAX_LIMIT = 1000;
+const DEFAULT_LIMIT = 100;
+
+function int(v: string | undefined, fallback: number): number {
+  return v === undefined ? fallback : Number(v);
+}
+
+function page(q: { skip?: string | number; limit?: string | number }): { skip: number; limit: number } {
+  const limit = Number(q.limit ?? DEFAULT_LIMIT);
+  if (limit < 1 || limit > MAX_LIMIT) throw errors.badRequest(`limit: must be 1..${MAX_LIMIT}`, { path: 'limit' });
+  return { skip: Number(q.skip ?? 0), limit };
+}
+
+function json(reply: FastifyReply, body: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(body);
+}
+
+/** The rev a write names: the body's, else `If-Match` (quotes allowed). */
+function revOf(req: FastifyRequest, bodyRev: string | undefined): string | undefined {
+  if (bodyRev !== undefined) return bodyRev;
+  const h = req.headers['if-match'];
+  return typeof h === 'string' && h.length > 0 ? h.replace(/^"(.*)"$/, '$1') : undefined;
+}
+
+export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesDeps): Promise<void> {
+  const { store, commit, maxDocBytes } = deps;
+  app.addHook('onRequest', requireSecret(deps.secret));
+
+  const docBodyOf = (req: FastifyRequest, b: { data: Record<string, unknown>; tags?: string[]; content?: string }): DocBody => {
+    const body: DocBody = { data: b.data };
+    if (b.tags !== undefined) body.tags = b.tags;
+    if (b.content !== undefined) body.content = b.content;
+    // The body limit is a little above maxDocBytes; the doc itself must fit.
+    const length = Number(req.headers['content-length'] ?? Number.POSITIVE_INFINITY);
+    if (length > maxDocBytes && Buffer.byteLength(JSON.stringify(body)) > maxDocBytes) throw errors.tooLarge(maxDocBytes);
+    return body;
+  };
+
+  const send = <B>(req: FastifyRequest, reply: FastifyReply, r: WriteResult<B>, stamped: boolean): FastifyReply => {
+    reply.status(r.status);
+    return reply.send(stamped ? { ...r.body, entries: r.entries } : r.body);
+  };
+
+  // ---- databases ---------------------------------------------------------
+
+  app.get('/v1/db', async () => ({ dbs: store.listDbs() }));
+
+  app.put<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req, reply) => {
+    const { guard, stamped } = writeGuard(req, store);
+    return send(req, reply, await commit.run(() => store.createDb(req.params.db, guard)), stamped);
+  });
+
+  app.delete<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req, reply) => {
+    const { guard, stamped } = writeGuard(req, store);
+    return send(req, reply, await commit.run(() => store.deleteDb(req.params.db, guard)), stamped);
+  });
+
+  app.get<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req) => store.dbInfo(req.params.db));
+
+  // ---- documents ---------------------------------------------------------
+
+  const putBody = { type: 'object', required: ['data'], properties: docFields } as const;
+
+  app.post<{ Params: { db: string }; Body: { id?: string; rev?: string; data: Record<string, unknown>; tags?: string[]; content?: string } }>(
+    '/v1/db/:db/docs',
+    { schema: { params: dbParams, body: { ...putBody, properties: { ...docFields, id: { type: 'string', pattern: DOC_ID_PATTERN } } } } },
+    async (req, reply) => {
+      const { guard, stamped } = writeGuard(req, store);
+      const id = req.body.id ?? deps.newId();
+      const body = docBodyOf(req, req.body);
+      const rev = revOf(req, req.body.rev);
+      const r = await commit.run(() => store.putDoc(req.params.db, id, rev, body, guard));
+      reply.header('location', `/v1/db/${req.params.db}/docs/${encodeURIComponent(id)}`);
+      return send(req, reply, r, stamped);
+    },
+  );
+
+  app.put<{ Params: { db: string; id: string }; Body: { rev?: string; data: Record<string, unknown>; tags?: string[]; content?: string } }>(
+    '/v1/db/:db/docs/:id',
+    { schema: { params: docParams, body: { ...putBody, properties: { ...docFields, id: { type: 'string' } } } } },
+    async (req, reply) => {
+      const { guard, stamped } = writeGuard(req, store);
+      const body = docBodyOf(req, req.body);
+      const rev = revOf(req, req.body.rev);
+      return send(req, reply, await commit.run(() => store.putDoc(req.params.db, req.params.id, rev, body, guard)), stamped);
+    },
+  );
+
+  app.delete<{ Params: { db: string; id: string }; Querystring: { rev?: string } }>(
+    '/v1/db/:db/docs/:id',
+    { schema: { params: docParams, querystring: { type: 'object', properties: { rev: { type: 'string' } } } } },
+    async (req, reply) => {
+      const { guard, stamped } = writeGuard(req, store);
+      const rev = revOf(req, req.query.rev);
+      if (rev === undefined) throw errors.badRequest('querystring.rev: a delete needs the current rev (?rev= or If-Match)', { path: 'querystring.rev' });
+      return send(req, reply, await commit.run(() => store.deleteDoc(req.params.db, req.params.id, rev, guard)), stamped);
+    },
+  );
+
+  app.get<{ Params: { db: string; id: string }; Querystring: { rev?: string } }>(
+    '/v1/db/:db/docs/:id',
+    { schema: { params: docParams, querystring: { type: 'object', properties: { rev: { type: 'string' } } } } },
+    async (req, reply) => json(reply, store.getDoc(req.params.db, req.params.id, req.query.rev)),
+  );
+
+  app.post<{ Params: { db: string }; Body: { docs: BulkDoc[] } }>(
+    '/v1/db/:db/_bulk_docs',
+    {
+      bodyLimit: maxDocBytes * 16,
+      schema: {
+        params: dbParams,
+        body: {
+          type: 'object',
+          required: ['docs'],
+          properties: {
+            docs: {
+              type: 'array',
+              maxItems: 10000,
+              items: { type: 'object', properties: { ...docFields, id: { type: 'string', pattern: DOC_ID_PATTERN }, deleted: { type: 'boolean' } } },
+            },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { guard, stamped } = writeGuard(req, store);
+      const tooBig = new Set<number>();
+      req.body.docs.forEach((d, i) => {
+        if (d.deleted !== true && d.data === undefined) tooBig.add(-1 - i);
+        else if (d.deleted !== true && Buffer.byteLength(JSON.stringify({ data: d.data, tags: d.tags, content: d.content })) > maxDocBytes) tooBig.add(i);
+      });
+      const ids = req.body.docs.map((d) => d.id ?? deps.newId());
+      const accepted = req.body.docs.map((d, i) => ({ ...d, id: ids[i] })).filter((_, i) => !tooBig.has(i) && !tooBig.has(-1 - i));
+      const r = await commit.run(() => store.bulk(req.params.db, accepted, deps.newId, guard));
+      // Put refused docs back in request order.
+      const results = [];
+      let k = 0;
+      for (let i = 0; i < req.body.docs.length; i++) {
+        if (tooBig.has(i)) results.push({ id: ids[i]!, error: 'payload_too_large', reason: `document exceeds ${maxDocBytes} bytes` });
+        else if (tooBig.has(-1 - i)) results.push({ id: ids[i]!, error: 'bad_request', reason: 'data is required unless deleted' });
+        else results.push(r.body.results[k++]!);
+      }
+      return send(req, reply, { ...r, body: { ...r.body, results } }, stamped);
+    },
+  );
+
+  // ---- queries -----------------------------------------------------------
+
+  app.get<{ Params: { db: string }; Querystring: { limit?: string; skip?: string; startAfter?: string; includeDeleted?: string } }>(
+    '/v1/db/:db/_all_docs',
+    {
+      schema: {
+        params: dbParams,
+        querystring: {
+          type: 'object',
+          properties: { limit: intQ, skip: intQ, startAfter: { type: 'string' }, includeDeleted: { type: 'string', enum: ['true', 'false', '1', '0'] } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const p = page(q);
+      return json(reply, store.allDocsJson(req.params.db, {
+        ...p,
+        ...(q.startAfter !== undefined ? { startAfter: q.startAfter } : {}),
+        includeDeleted: q.includeDeleted === 'true' || q.includeDeleted === '1',
+      }));
+    },
+  );
+
+  app.post<{ Params: { db: string }; Body: FieldsQuery & { skip?: number; limit?: number } }>(
+    '/v1/db/:db/_find/fields',
+    {
+      schema: {
+        params: dbParams,
+        body: {
+          type: 'object',
+          properties: { equalsMap: { type: 'object' }, numericField: { type: 'string' }, min: { type: 'number' }, max: { type: 'number' }, ...pageFields },
+        },
+      },
+    },
+    async (req, reply) => json(reply, store.findFieldsJson(req.params.db, { ...req.body, ...page(req.body) })),
+  );
+
+  const tagList = { type: 'array', items: { type: 'string' } } as const;
+  app.post<{ Params: { db: string }; Body: TagsQuery & { skip?: number; limit?: number } }>(
+    '/v1/db/:db/_find/tags',
+    { schema: { params: dbParams, body: { type: 'object', properties: { allOf: tagList, anyOf: tagList, noneOf: tagList, ...pageFields } } } },
+    async (req, reply) => json(reply, store.findTagsJson(req.params.db, { ...req.body, ...page(req.body) })),
+  );
+
+  app.get<{ Params: { db: string }; Querystring: { q: string; skip?: string; limit?: string } }>(
+    '/v1/db/:db/_search',
+    { schema: { params: dbParams, querystring: { type: 'object', required: ['q'], properties: { q: { type: 'string', minLength: 1 }, skip: intQ, limit: intQ } } } },
+    async (req, reply) => json(reply, store.searchJson(req.params.db, req.query.q, page(req.query))),
+  );
+
+  app.get<{ Params: { db: string }; Querystring: { since?: string; limit?: string; until?: string } }>(
+    '/v1/db/:db/_changes',
+    { schema: { params: dbParams, querystring: { type: 'object', properties: { since: intQ, limit: intQ, until: intQ } } } },
+    async (req) => {
+      const limit = int(req.query.limit, 1000);
+      if (limit < 1 || limit > 10000) throw errors.badRequest('querystring.limit: must be 1..10000', { path: 'querystring.limit' });
+      const until = req.query.until === undefined ? undefined : Number(req.query.until);
+      return store.changes(req.params.db, int(req.query.since, 0), limit, until);
+    },
+  );
+}

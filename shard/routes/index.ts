@@ -1,0 +1,3 @@
+export { documentRoutes, type DocumentRoutesDeps } from './documents.ts';
+export { replicationRoutes, type ReplicationRoutesDeps } from './replication.ts';
+export { healthRoutes } from './health.ts';

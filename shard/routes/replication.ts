@@ -1,0 +1,152 @@
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { errors } from '../../src/errors.ts';
+import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/protocol.ts';
+import type { Store } from '../store/index.ts';
+import { requireSecret } from './auth-hook.ts';
+
+// `/v1/_replication/*` (DESIGN §5.2). Each call runs in its own transaction,
+// outside group commit: a term or vote must be durable before its answer,
+// and a refused batch must still persist the term it adopted.
+
+export interface ReplicationRoutesDeps {
+  store: Store;
+  secret: string;
+  /** Upper bound for a replicate batch body. */
+  maxBatchBytes: number;
+}
+
+const INT = '^(0|[1-9][0-9]{0,15})$';
+const nat = { type: 'integer', minimum: 0 } as const;
+
+const entrySchema = {
+  type: 'object',
+  required: ['seq', 'term', 'op', 'db', 'id', 'rev', 'doc', 'ts'],
+  properties: {
+    seq: { type: 'integer', minimum: 1 },
+    term: nat,
+    op: { type: 'string', enum: ['put', 'db_create', 'db_delete', 'noop'] },
+    db: { type: 'string' },
+    id: { type: 'string' },
+    rev: { type: 'string' },
+    doc: {
+      anyOf: [
+        { type: 'null' },
+        { type: 'object', required: ['id', 'rev', 'data'], properties: { id: { type: 'string' }, rev: { type: 'string' }, data: { type: 'object' } } },
+      ],
+    },
+    ts: { type: 'number' },
+  },
+} as const;
+
+export async function replicationRoutes(app: FastifyInstance, deps: ReplicationRoutesDeps): Promise<void> {
+  const { store } = deps;
+  app.addHook('onRequest', requireSecret(deps.secret));
+  // A snapshot install arrives as a stream; parse it line by line in the handler.
+  const passThrough = (_req: unknown, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void) => done(null, payload);
+  app.addContentTypeParser('application/x-ndjson', passThrough);
+
+  app.get('/state', async () => store.state());
+
+  app.post<{ Body: ReplicateRequest }>('/replicate', {
+    bodyLimit: deps.maxBatchBytes,
+    schema: {
+      body: {
+        type: 'object',
+        required: ['term', 'primaryId', 'commitSeq', 'prevSeq', 'prevTerm', 'entries'],
+        properties: {
+          term: { type: 'integer', minimum: 1 },
+          primaryId: { type: 'string', minLength: 1 },
+          commitSeq: nat,
+          prevSeq: nat,
+          prevTerm: nat,
+          truncate: { type: 'boolean' },
+          primaryLastSeq: nat,
+          entries: { type: 'array', items: entrySchema },
+        },
+      },
+    },
+  }, async (req) => store.replicate(req.body));
+
+  app.post<{ Body: VoteRequest }>('/vote', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['term', 'candidateId', 'lastTerm', 'lastSeq'],
+        properties: { term: { type: 'integer', minimum: 1 }, candidateId: { type: 'string', minLength: 1 }, lastTerm: nat, lastSeq: nat },
+      },
+    },
+  }, async (req) => store.vote(req.body));
+
+  app.post<{ Body: PromoteRequest }>('/promote', {
+    schema: { body: { type: 'object', required: ['term'], properties: { term: { type: 'integer', minimum: 1 } } } },
+  }, async (req) => store.promote(req.body));
+
+  app.get<{ Querystring: { since?: string; limit?: string; meta?: string } }>('/wal', {
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: { since: { type: 'string', pattern: INT }, limit: { type: 'string', pattern: INT }, meta: { type: 'string', enum: ['0', '1', 'true', 'false'] } },
+      },
+    },
+  }, async (req, reply) => {
+    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
+    if (limit < 1 || limit > 10000) throw errors.badRequest('querystring.limit: must be 1..10000', { path: 'querystring.limit' });
+    const metaOnly = req.query.meta === '1' || req.query.meta === 'true';
+    return reply.type('application/json; charset=utf-8').send(store.walJson(Number(req.query.since ?? 0), limit, metaOnly));
+  });
+
+  app.get('/snapshot', async (_req, reply) => {
+    return reply.type('application/x-ndjson').send(Readable.from(store.snapshotLines()));
+  });
+
+  app.post<{ Querystring: { term: string; primaryId: string } }>('/snapshot', {
+    schema: {
+      querystring: {
+        type: 'object',
+        required: ['term', 'primaryId'],
+        properties: { term: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' }, primaryId: { type: 'string', minLength: 1 } },
+      },
+    },
+  }, async (req) => {
+    const lines = await readSnapshot(req.body as NodeJS.ReadableStream | undefined);
+    return store.installSnapshot(lines, Number(req.query.term), req.query.primaryId);
+  });
+}
+
+/** Parses an NDJSON snapshot; anything malformed refuses the whole install. */
+async function readSnapshot(body: NodeJS.ReadableStream | undefined): Promise<SnapshotLine[]> {
+  if (!body || typeof (body as Readable).pipe !== 'function') throw errors.badRequest('body: expected an application/x-ndjson snapshot stream');
+  const lines: SnapshotLine[] = [];
+  let n = 0;
+  for await (const text of createInterface({ input: body as Readable, crlfDelay: Infinity })) {
+    n++;
+    if (text.trim() === '') continue;
+    let line: SnapshotLine;
+    try {
+      line = JSON.parse(text) as SnapshotLine;
+    } catch {
+      throw errors.badRequest(`body line ${n}: not JSON`);
+    }
+    if (lines.at(-1)?.type === 'end') throw errors.badRequest(`body line ${n}: data after the end line`);
+    if (!isSnapshotLine(line)) throw errors.badRequest(`body line ${n}: not a snapshot line`);
+    lines.push(line);
+  }
+  return lines;
+}
+
+function isSnapshotLine(l: unknown): l is SnapshotLine {
+  if (l === null || typeof l !== 'object') return false;
+  const x = l as Record<string, unknown>;
+  switch (x.type) {
+    case 'db': return typeof x.name === 'string';
+    case 'doc': {
+      const d = x.doc as Record<string, unknown> | null;
+      return typeof x.db === 'string' && Number.isInteger(x.seq) && d !== null && typeof d === 'object'
+        && typeof d.id === 'string' && typeof d.rev === 'string' && d.data !== null && typeof d.data === 'object';
+    }
+    case 'end': return Number.isInteger(x.seq) && Number.isInteger(x.term);
+    default: return false;
+  }
+}

@@ -1,0 +1,46 @@
+import { resolve } from 'node:path';
+import { findNode } from '../../config/index.ts';
+import { loadConfigForCli } from '../load-config-or-exit.ts';
+import { EXIT, type Command } from '../main.ts';
+
+// `tessera shard --config F --node ID [--data DIR] [--host H] [--log-level L]`
+// (DESIGN §2): one shard node. Loaded on demand, so other commands never
+// open SQLite.
+
+export const command: Command = {
+  summary: 'run one shard node (--config F --node ID [--data DIR] [--host H] [--log-level L])',
+  options: {
+    config: { type: 'string' },
+    node: { type: 'string' },
+    data: { type: 'string' },
+    host: { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  async run(values) {
+    const file = typeof values.config === 'string' ? values.config : undefined;
+    const nodeId = typeof values.node === 'string' ? values.node : undefined;
+    if (!file || !nodeId) {
+      process.stderr.write('usage: tessera shard --config F --node ID [--data DIR] [--host H] [--log-level L]\n');
+      return EXIT.usage;
+    }
+    const config = loadConfigForCli(resolve(file), 'shard');
+    if (!config) return EXIT.usage;
+    if (!findNode(config, nodeId)) {
+      const known = config.shards.flatMap((s) => s.nodes.map((n) => n.id)).join(', ');
+      process.stderr.write(`tessera shard: --node ${nodeId} is not in ${file} (nodes: ${known})\n`);
+      return EXIT.usage;
+    }
+    const host = (typeof values.host === 'string' ? values.host : undefined) ?? (process.env.TESSERA_HOST || undefined);
+    const { runShard } = await import('../../../shard/main.ts');
+    const sync = process.env.TESSERA_SQLITE_SYNCHRONOUS?.toUpperCase();
+    return runShard({
+      config,
+      nodeId,
+      ...(typeof values.data === 'string' ? { dataDir: resolve(values.data) } : {}),
+      ...(host ? { host } : {}),
+      ...(typeof values['log-level'] === 'string' ? { logLevel: values['log-level'] } : {}),
+      groupCommit: process.env.TESSERA_GROUP_COMMIT !== '0',
+      ...(sync === 'NORMAL' || sync === 'OFF' || sync === 'FULL' ? { synchronous: sync } : {}),
+    });
+  },
+};
