@@ -1,0 +1,110 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../../src/errors.ts';
+import { readFromShard, type ReadMode } from '../reader.ts';
+import {
+  allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, find, listDbs, newDocId, search, type BulkDoc, type RouterContext,
+} from '../scatter.ts';
+import * as S from '../schemas.ts';
+import { writeToShard } from '../writer.ts';
+
+// The client API (DESIGN §4) as one fastify plugin. Handlers only translate
+// HTTP to the writer/reader/scatter calls; nothing here decides anything.
+
+type DbParams = { db: string };
+type DocParams = { db: string; id: string };
+
+const docPath = (db: string, id: string) => `${dbPath(db)}/docs/${encodeURIComponent(id)}`;
+
+function ifMatch(req: FastifyRequest): string | undefined {
+  const h = req.headers['if-match'];
+  return typeof h === 'string' && h.length > 0 ? h.replace(/^"(.*)"$/, '$1') : undefined;
+}
+
+export function documentRoutes(ctx: RouterContext): FastifyPluginAsync {
+  const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
+
+  return async (app) => {
+    app.get('/v1/db', { schema: { summary: 'List databases (union over shards)' } }, async () => listDbs(ctx));
+
+    app.put<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Create a database on every shard', params: S.dbParams } }, async (req, reply) => {
+      const r = await dbWrite(ctx, 'PUT', req.params.db);
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.delete<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Delete a database on every shard', params: S.dbParams } }, async (req, reply) => {
+      const r = await dbWrite(ctx, 'DELETE', req.params.db);
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.get<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Database info, counts summed over shards', params: S.dbParams } }, async (req) => dbInfo(ctx, req.params.db));
+
+    app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/docs', {
+      schema: { summary: 'Create a document (server id unless the body has one)', params: S.dbParams, body: S.postDocBody },
+    }, async (req, reply) => {
+      const id = typeof req.body.id === 'string' ? req.body.id : newDocId();
+      const rt = ctx.shards.forDoc(id);
+      const r = await writeToShard(ctx, rt, { method: 'POST', path: `${dbPath(req.params.db)}/docs`, body: { ...req.body, id } }, deadline());
+      reply.header('location', docPath(req.params.db, id));
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.put<{ Params: DocParams; Body: Record<string, unknown> }>('/v1/db/:db/docs/:id', {
+      schema: { summary: 'Create or update a document (rev in body or If-Match)', params: S.docParams, body: S.putDocBody },
+    }, async (req, reply) => {
+      const { db, id } = req.params;
+      const match = ifMatch(req);
+      const r = await writeToShard(ctx, ctx.shards.forDoc(id), {
+        method: 'PUT', path: docPath(db, id), body: req.body, ...(match ? { headers: { 'if-match': match } } : {}),
+      }, deadline());
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.get<{ Params: DocParams; Querystring: { read: ReadMode; rev?: string } }>('/v1/db/:db/docs/:id', {
+      schema: { summary: 'Read a document', params: S.docParams, querystring: S.readQuery },
+    }, async (req, reply) => {
+      const { db, id } = req.params;
+      const path = req.query.rev ? `${docPath(db, id)}?rev=${encodeURIComponent(req.query.rev)}` : docPath(db, id);
+      const r = await readFromShard({ clock: ctx.clock, readQuorum: ctx.readQuorum }, ctx.shards.forDoc(id), path, req.query.read, deadline());
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.delete<{ Params: DocParams; Querystring: { rev?: string } }>('/v1/db/:db/docs/:id', {
+      schema: { summary: 'Delete a document (writes a tombstone)', params: S.docParams, querystring: S.deleteQuery },
+    }, async (req, reply) => {
+      const { db, id } = req.params;
+      const rev = req.query.rev ?? ifMatch(req);
+      if (!rev) throw errors.badRequest('querystring.rev: a DELETE needs the current rev (?rev= or If-Match)', { path: 'querystring.rev' });
+      const r = await writeToShard(ctx, ctx.shards.forDoc(id), { method: 'DELETE', path: `${docPath(db, id)}?rev=${encodeURIComponent(rev)}` }, deadline());
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.post<{ Params: DbParams; Body: { docs: BulkDoc[] } }>('/v1/db/:db/_bulk_docs', {
+      schema: { summary: 'Write many documents; one result per doc in request order', params: S.dbParams, body: S.bulkBody },
+    }, async (req) => bulkDocs(ctx, req.params.db, req.body.docs));
+
+    app.get<{ Params: DbParams; Querystring: { limit: number; skip: number; startAfter?: string; includeDeleted: boolean } }>('/v1/db/:db/_all_docs', {
+      schema: { summary: 'Documents ordered by id across shards, paged by startAfter', params: S.dbParams, querystring: S.allDocsQuery },
+    }, async (req) => allDocs(ctx, req.params.db, req.query));
+
+    app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/fields', {
+      schema: { summary: 'Find by data fields', params: S.dbParams, body: S.findFieldsBody },
+    }, async (req) => find(ctx, req.params.db, 'fields', req.body ?? {}));
+
+    app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/tags', {
+      schema: { summary: 'Find by tags', params: S.dbParams, body: S.findTagsBody },
+    }, async (req) => find(ctx, req.params.db, 'tags', req.body ?? {}));
+
+    app.get<{ Params: DbParams; Querystring: { q: string; skip: number; limit: number } }>('/v1/db/:db/_search', {
+      schema: { summary: 'Full-text search over content', params: S.dbParams, querystring: S.searchQuery },
+    }, async (req) => search(ctx, req.params.db, req.query));
+
+    app.get<{ Params: DbParams; Querystring: { since?: string; limit: number; feed: 'normal' | 'longpoll'; timeout: number } }>('/v1/db/:db/_changes', {
+      schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', params: S.dbParams, querystring: S.changesQuery },
+    }, async (req: FastifyRequest<{ Params: DbParams; Querystring: { since?: string; limit: number; feed: 'normal' | 'longpoll'; timeout: number } }>, reply: FastifyReply) => {
+      const q = req.query;
+      return changes(ctx, req.params.db, {
+        ...(q.since !== undefined ? { since: q.since } : {}), limit: q.limit, feed: q.feed, timeoutMs: q.timeout,
+      }, () => reply.raw.destroyed || req.raw.destroyed);
+    });
+  };
+}
