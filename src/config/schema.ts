@@ -66,7 +66,9 @@ export const ConfigSchema = z
     }
     // Node ids and URLs identify processes: a duplicate would make two nodes one.
     const ids = new Map<string, string>();
-    const urls = new Map<string, string>([[new URL(cfg.router.url).host, 'router.url']]);
+    const urls = new Map<string, string>();
+    // superRefine also runs when a field check failed: an invalid URL is already reported.
+    try { urls.set(new URL(cfg.router.url).host, 'router.url'); } catch { /* reported by the url check */ }
     cfg.shards.forEach((shard, i) => shard.nodes.forEach((node, j) => {
       const where = `shards[${i}].nodes[${j}]`;
       const seenId = ids.get(node.id);
