@@ -14,9 +14,9 @@ export interface FieldsQuery {
 }
 
 export interface TagsQuery {
-  allOf?: string[];
-  anyOf?: string[];
-  noneOf?: string[];
+  allOf?: ReadonlyArray<string>;
+  anyOf?: ReadonlyArray<string>;
+  noneOf?: ReadonlyArray<string>;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

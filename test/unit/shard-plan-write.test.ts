@@ -71,7 +71,7 @@ describe('planWrite: properties', () => {
         writes++;
         seq++;
         expect(revGeneration(plan.doc.rev)).toBe(writes);
-        const prev = h;
+        const prev: Head | null = h;
         h = { rev: plan.doc.rev, deleted: plan.doc.deleted === true, parentRev: prev?.rev ?? null, created: !prev || prev.deleted, seq };
         const again = planWrite(h, req);
         expect(again).toEqual({ kind: 'retry', status: plan.status, seq });
