@@ -59,7 +59,7 @@ describe('planWrite: properties', () => {
   );
   it('retries are idempotent and generations count effective writes', () => {
     fc.assert(fc.property(fc.array(op, { maxLength: 25 }), (ops) => {
-      let h: Head | null = null;
+      let h = null as Head | null;
       let writes = 0;
       let seq = 0;
       for (const o of ops) {
