@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Clock } from '../src/clock.ts';
 import type { Config } from '../src/config/index.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
@@ -27,8 +27,10 @@ const BODY_SLACK_BYTES = 64 * 1024;
 export function build(deps: RouterAppDeps): FastifyInstance {
   const { config } = deps;
   const app = Fastify({
-    loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    // No type coercion: a wrong type is the client's error (query numbers are digit patterns, see schemas.ts).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     bodyLimit: config.limits.maxDocBytes + BODY_SLACK_BYTES,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
@@ -44,7 +46,8 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     readQuorum: config.replication.readQuorum,
     metrics: deps.metrics,
   };
-  app.register(documentRoutes(ctx));
+  // Bulk bodies may carry many documents: the node accepts up to 16 at the size limit.
+  app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16));
   app.register(operatorRoutes(ctx, config.replication));
   return app;
 }

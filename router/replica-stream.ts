@@ -267,7 +267,9 @@ export class ReplicaStream {
     const truncate = shouldTruncate(endSeq, endTerm, term, primaryLastRead);
     // Never tell a replica a commit point beyond what it provably shares with the primary.
     const commitSeq = Math.min(host.commitSeq, endSeq);
-    const req: ReplicateRequest = { term, primaryId, commitSeq, prevSeq: matchSeq, prevTerm: this.matchTerm, truncate, entries };
+    const req: ReplicateRequest = {
+      term, primaryId, commitSeq, prevSeq: matchSeq, prevTerm: this.matchTerm, truncate, entries, primaryLastSeq: Math.max(host.primaryLastSeq, endSeq),
+    };
     const res = await replica.json<ReplicateResponse>({
       method: 'POST', path: `${REPLICATION_PREFIX}/replicate`, body: req, timeoutMs: options.requestTimeoutMs,
     });

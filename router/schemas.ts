@@ -1,4 +1,5 @@
 import { DB_NAME_PATTERN, DOC_ID_PATTERN } from '../src/doc/names.ts';
+import { errors } from '../src/errors.ts';
 import { READ_MODES } from './reader.ts';
 
 // JSON schemas for every client route: validation at the edge (a clear 400
@@ -9,6 +10,13 @@ const docId = { type: 'string', pattern: DOC_ID_PATTERN, description: 'Document 
 const rev = { type: 'string', minLength: 1, maxLength: 100, description: 'Revision "<n>-<sha1>"' } as const;
 const skip = { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 } as const;
 const limit = { type: 'integer', minimum: 1, maximum: 1000, default: 100 } as const;
+// Query strings are strings: no type coercion anywhere (a wrong type in a
+// body is the client's error), so numbers in queries are digit patterns that
+// the handlers convert (queryInt) and range-check.
+const intQ = (description: string) => ({ type: 'string', pattern: '^(0|[1-9][0-9]{0,8})$', description }) as const;
+const skipQ = intQ('Items to skip (default 0)');
+const limitQ = intQ('Page size, 1..1000 (default 100)');
+const boolQ = { type: 'string', enum: ['true', 'false', '1', '0'] } as const;
 
 export const dbParams = {
   type: 'object', required: ['db'], properties: { db: dbName }, additionalProperties: false,
@@ -59,9 +67,9 @@ export const deleteQuery = {
 export const allDocsQuery = {
   type: 'object',
   properties: {
-    limit, skip,
+    limit: limitQ, skip: skipQ,
     startAfter: { type: 'string', maxLength: 200, description: 'Return ids after this one (the previous page\'s next)' },
-    includeDeleted: { type: 'boolean', default: false },
+    includeDeleted: boolQ,
   },
 } as const;
 
@@ -85,19 +93,29 @@ export const findTagsBody = {
 
 export const searchQuery = {
   type: 'object', required: ['q'],
-  properties: { q: { type: 'string', minLength: 1, maxLength: 1000 }, skip, limit },
+  properties: { q: { type: 'string', minLength: 1, maxLength: 1000 }, skip: skipQ, limit: limitQ },
 } as const;
 
 export const changesQuery = {
   type: 'object',
   properties: {
     since: { type: 'string', maxLength: 4096, description: 'Opaque cursor (the previous answer\'s last); absent or 0 = from the start' },
-    limit,
+    limit: limitQ,
     feed: { type: 'string', enum: ['normal', 'longpoll'], default: 'normal' },
-    timeout: { type: 'integer', minimum: 0, maximum: 60_000, default: 30_000, description: 'Long-poll wait in ms' },
+    timeout: intQ('Long-poll wait in ms, at most 60000 (default 30000)'),
   },
 } as const;
 
 export const shardParams = {
-  type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 0 } },
+  type: 'object', required: ['id'], properties: { id: intQ('Shard id') },
 } as const;
+
+/** A digit-string query value as a number in [min, max], `fallback` when absent; 400 with the path otherwise. */
+export function queryInt(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw errors.badRequest(`querystring.${name}: must be an integer in ${min}..${max}`, { path: `querystring.${name}` });
+  return n;
+}
+
+export const queryBool = (value: string | undefined): boolean => value === 'true' || value === '1';

@@ -12,6 +12,7 @@ import { writeToShard } from '../writer.ts';
 
 type DbParams = { db: string };
 type DocParams = { db: string; id: string };
+type ChangesQs = { since?: string; limit?: string; feed?: 'normal' | 'longpoll'; timeout?: string };
 
 const docPath = (db: string, id: string) => `${dbPath(db)}/docs/${encodeURIComponent(id)}`;
 
@@ -20,7 +21,7 @@ function ifMatch(req: FastifyRequest): string | undefined {
   return typeof h === 'string' && h.length > 0 ? h.replace(/^"(.*)"$/, '$1') : undefined;
 }
 
-export function documentRoutes(ctx: RouterContext): FastifyPluginAsync {
+export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): FastifyPluginAsync {
   const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
 
   return async (app) => {
@@ -59,12 +60,12 @@ export function documentRoutes(ctx: RouterContext): FastifyPluginAsync {
       return reply.status(r.status).send(r.body);
     });
 
-    app.get<{ Params: DocParams; Querystring: { read: ReadMode; rev?: string } }>('/v1/db/:db/docs/:id', {
+    app.get<{ Params: DocParams; Querystring: { read?: ReadMode; rev?: string } }>('/v1/db/:db/docs/:id', {
       schema: { summary: 'Read a document', params: S.docParams, querystring: S.readQuery },
     }, async (req, reply) => {
       const { db, id } = req.params;
       const path = req.query.rev ? `${docPath(db, id)}?rev=${encodeURIComponent(req.query.rev)}` : docPath(db, id);
-      const r = await readFromShard({ clock: ctx.clock, readQuorum: ctx.readQuorum }, ctx.shards.forDoc(id), path, req.query.read, deadline());
+      const r = await readFromShard({ clock: ctx.clock, readQuorum: ctx.readQuorum }, ctx.shards.forDoc(id), path, req.query.read ?? 'primary', deadline());
       return reply.status(r.status).send(r.body);
     });
 
@@ -79,12 +80,21 @@ export function documentRoutes(ctx: RouterContext): FastifyPluginAsync {
     });
 
     app.post<{ Params: DbParams; Body: { docs: BulkDoc[] } }>('/v1/db/:db/_bulk_docs', {
+      bodyLimit: bulkBodyLimit,
       schema: { summary: 'Write many documents; one result per doc in request order', params: S.dbParams, body: S.bulkBody },
     }, async (req) => bulkDocs(ctx, req.params.db, req.body.docs));
 
-    app.get<{ Params: DbParams; Querystring: { limit: number; skip: number; startAfter?: string; includeDeleted: boolean } }>('/v1/db/:db/_all_docs', {
+    app.get<{ Params: DbParams; Querystring: { limit?: string; skip?: string; startAfter?: string; includeDeleted?: string } }>('/v1/db/:db/_all_docs', {
       schema: { summary: 'Documents ordered by id across shards, paged by startAfter', params: S.dbParams, querystring: S.allDocsQuery },
-    }, async (req) => allDocs(ctx, req.params.db, req.query));
+    }, async (req) => {
+      const q = req.query;
+      return allDocs(ctx, req.params.db, {
+        limit: S.queryInt(q.limit, 'limit', 100, 1, 1000),
+        skip: S.queryInt(q.skip, 'skip', 0, 0, 1_000_000),
+        ...(q.startAfter !== undefined ? { startAfter: q.startAfter } : {}),
+        includeDeleted: S.queryBool(q.includeDeleted),
+      });
+    });
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/fields', {
       schema: { summary: 'Find by data fields', params: S.dbParams, body: S.findFieldsBody },
@@ -94,16 +104,21 @@ export function documentRoutes(ctx: RouterContext): FastifyPluginAsync {
       schema: { summary: 'Find by tags', params: S.dbParams, body: S.findTagsBody },
     }, async (req) => find(ctx, req.params.db, 'tags', req.body ?? {}));
 
-    app.get<{ Params: DbParams; Querystring: { q: string; skip: number; limit: number } }>('/v1/db/:db/_search', {
+    app.get<{ Params: DbParams; Querystring: { q: string; skip?: string; limit?: string } }>('/v1/db/:db/_search', {
       schema: { summary: 'Full-text search over content', params: S.dbParams, querystring: S.searchQuery },
-    }, async (req) => search(ctx, req.params.db, req.query));
+    }, async (req) => search(ctx, req.params.db, {
+      q: req.query.q, skip: S.queryInt(req.query.skip, 'skip', 0, 0, 1_000_000), limit: S.queryInt(req.query.limit, 'limit', 100, 1, 1000),
+    }));
 
-    app.get<{ Params: DbParams; Querystring: { since?: string; limit: number; feed: 'normal' | 'longpoll'; timeout: number } }>('/v1/db/:db/_changes', {
+    app.get<{ Params: DbParams; Querystring: ChangesQs }>('/v1/db/:db/_changes', {
       schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', params: S.dbParams, querystring: S.changesQuery },
-    }, async (req: FastifyRequest<{ Params: DbParams; Querystring: { since?: string; limit: number; feed: 'normal' | 'longpoll'; timeout: number } }>, reply: FastifyReply) => {
+    }, async (req: FastifyRequest<{ Params: DbParams; Querystring: ChangesQs }>, reply: FastifyReply) => {
       const q = req.query;
       return changes(ctx, req.params.db, {
-        ...(q.since !== undefined ? { since: q.since } : {}), limit: q.limit, feed: q.feed, timeoutMs: q.timeout,
+        ...(q.since !== undefined ? { since: q.since } : {}),
+        limit: S.queryInt(q.limit, 'limit', 100, 1, 1000),
+        feed: q.feed ?? 'normal',
+        timeoutMs: S.queryInt(q.timeout, 'timeout', 30_000, 0, 60_000),
       }, () => reply.raw.destroyed || req.raw.destroyed);
     });
   };

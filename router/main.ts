@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from '../src/clock.ts';
+import type { Config } from '../src/config/index.ts';
+import { createLogger, type Logger } from '../src/logger.ts';
+import { createRouterMetrics, Registry } from '../src/metrics.ts';
+import { build } from './app.ts';
+import { Shards } from './shards.ts';
+import { StatePoller } from './state-poller.ts';
+
+// Composition root of the router.
+//
+// Start-up order: shard runtimes and one client per node → discover every
+// shard's term and primary from the nodes' states (until each shard has a
+// majority answering, bounded; an unready router still starts so /readyz can
+// say why) → which starts one ReplicaStream per replica → start the state
+// poller (the health monitor's slot) → build the app → listen → log the one
+// `listening` line.
+//
+// Shutdown (SIGTERM/SIGINT): stop accepting and let in-flight requests end
+// (each has its own deadline) → stop the poller → stop the streams and settle
+// waiting writes → close node connections → exit 0.
+
+export interface RouterOptions {
+  config: Readonly<Config>;
+  host?: string;
+  logLevel?: string;
+  clock?: Clock;
+  /** How long start-up waits for a majority of each shard (default 10 s). */
+  discoverTimeoutMs?: number;
+}
+
+export interface RunningRouter {
+  app: FastifyInstance;
+  shards: Shards;
+  url: string;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const logger = createLogger({ name: 'router', ...(opts.logLevel ? { level: opts.logLevel } : {}) });
+  const registry = new Registry();
+  const metrics = createRouterMetrics(registry);
+  const shards = new Shards({ config, clock, log: logger, metrics });
+  await shards.discover(clock.now() + (opts.discoverTimeoutMs ?? 10_000));
+  const poller = new StatePoller({
+    nodes: shards.nodes(), intervalMs: config.replication.healthCheckIntervalMs, clock,
+    onObservation: (id, state, nowMs) => shards.observe(id, state, nowMs),
+  });
+  poller.start();
+  const verbose = logger.isLevelEnabled('debug');
+  const app = build({ config, shards, clock, logger: verbose ? logger : logger.child({}, { level: 'warn' }), registry, metrics });
+  const u = new URL(config.router.url);
+  const host = opts.host ?? u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    poller.stop();
+    await shards.stop();
+    throw err;
+  }
+  logger.info({ url: config.router.url, bind: `${host}:${port}`, shards: shards.count }, 'listening');
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      await app.close();
+      poller.stop();
+      await shards.stop();
+    })();
+    return closing;
+  };
+  return { app, shards, url: config.router.url, logger, close };
+}
+
+/** Runs until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runRouter(opts: RouterOptions): Promise<number> {
+  const router = await startRouter(opts);
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      router.logger.info({ signal }, 'shutting down');
+      router.close().then(() => resolve(0), (err: unknown) => {
+        router.logger.error({ err }, 'shutdown failed');
+        resolve(1);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import { loadConfigForCli } from '../load-config-or-exit.ts';
+import { EXIT, type Command } from '../main.ts';
+
+// `tessera router --config F [--host H] [--log-level L]` (DESIGN §2): one
+// router process. Bind host defaults to the host of router.url;
+// --host or TESSERA_HOST overrides it (compose binds 0.0.0.0).
+
+export const command: Command = {
+  summary: 'run the router (--config F [--host H] [--log-level L])',
+  options: {
+    config: { type: 'string' },
+    host: { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  async run(values) {
+    const file = typeof values.config === 'string' ? values.config : undefined;
+    if (!file) {
+      process.stderr.write('usage: tessera router --config F [--host H] [--log-level L]\n');
+      return EXIT.usage;
+    }
+    const config = loadConfigForCli(resolve(file), 'router');
+    if (!config) return EXIT.usage;
+    const host = (typeof values.host === 'string' ? values.host : undefined) ?? (process.env.TESSERA_HOST || undefined);
+    const { runRouter } = await import('../../../router/main.ts');
+    return runRouter({
+      config,
+      ...(host ? { host } : {}),
+      ...(typeof values['log-level'] === 'string' ? { logLevel: values['log-level'] } : {}),
+    });
+  },
+};
