@@ -10,6 +10,7 @@ export interface ReplicaState {
   term: number;
   votedFor: string | null;
   role: Role;
+  primaryId: string | null;
   lastSeq: number;
   lastTerm: number;
   baseSeq: number;
@@ -47,11 +48,11 @@ export type ReplicatePlan =
  * baseSeq + 1), in order — the only part of the log the decision reads.
  */
 export function decideReplicate(state: ReplicaState, tail: ReadonlyArray<SeqTerm>, req: ReplicateRequest): ReplicatePlan {
-  const invalid = checkBatch(req);
-  if (invalid) return { kind: 'invalid', reason: invalid };
-  if (req.term < state.term) return { kind: 'stale_term', term: state.term, primaryId: state.role === 'primary' ? state.self : null };
+  if (req.term < state.term) return { kind: 'stale_term', term: state.term, primaryId: state.primaryId };
   // Two primaries in one term cannot both be legitimate: refuse, never merge.
   if (req.term === state.term && state.role === 'primary') return { kind: 'stale_term', term: state.term, primaryId: state.self };
+  const invalid = checkBatch(req);
+  if (invalid) return { kind: 'invalid', reason: invalid };
 
   const adopt: Adoption = {
     term: req.term,

@@ -419,7 +419,7 @@ export class Store {
       const from = Math.max(req.prevSeq, meta.baseSeq + 1);
       const tail = this.#q.tailFrom.all(from) as SeqTerm[];
       const plan = decideReplicate({
-        self: this.nodeId, term: meta.term, votedFor: meta.votedFor, role: meta.role,
+        self: this.nodeId, term: meta.term, votedFor: meta.votedFor, role: meta.role, primaryId: meta.primaryId,
         lastSeq: last.seq, lastTerm: last.term, baseSeq: meta.baseSeq, baseTerm: meta.baseTerm,
         commitSeq: meta.commitSeq, needsSnapshot: meta.needsSnapshot,
       }, tail, req);

@@ -10,7 +10,7 @@ function local(terms: number[], over: Partial<ReplicaState> = {}): { state: Repl
   const tail = terms.map((term, i) => ({ seq: i + 1, term }));
   const last = tail.at(-1) ?? { seq: 0, term: 0 };
   return {
-    state: { self: 'r', term: 2, votedFor: null, role: 'replica', lastSeq: last.seq, lastTerm: last.term, baseSeq: 0, baseTerm: 0, commitSeq: 0, needsSnapshot: false, ...over },
+    state: { self: 'r', term: 2, votedFor: null, role: 'replica', primaryId: 'p', lastSeq: last.seq, lastTerm: last.term, baseSeq: 0, baseTerm: 0, commitSeq: 0, needsSnapshot: false, ...over },
     tail,
   };
 }
@@ -25,7 +25,7 @@ describe('decideReplicate', () => {
   });
 
   it('a primary refuses a replicate of its own term (two primaries)', () => {
-    const { state, tail } = local([1, 2], { role: 'primary' });
+    const { state, tail } = local([1, 2], { role: 'primary', primaryId: 'r' });
     expect(decideReplicate(state, tail, req(2, 2, []))).toMatchObject({ kind: 'stale_term', term: 2, primaryId: 'r' });
   });
 
@@ -118,7 +118,7 @@ describe('decideReplicate', () => {
             entries: slice.map((t, i) => entry(prevSeq + 1 + i, t)), truncate: prevSeq + slice.length === primary.length,
           };
           const last = log.at(-1) ?? { seq: 0, term: 0 };
-          const plan = decideReplicate({ self: 'r', term: 2, votedFor: null, role: 'replica', lastSeq: last.seq, lastTerm: last.term, baseSeq: 0, baseTerm: 0, commitSeq: 0, needsSnapshot: false },
+          const plan = decideReplicate({ self: 'r', term: 2, votedFor: null, role: 'replica', primaryId: null, lastSeq: last.seq, lastTerm: last.term, baseSeq: 0, baseTerm: 0, commitSeq: 0, needsSnapshot: false },
             log.filter((e) => e.seq >= Math.max(prevSeq, 1)), r);
           if (plan.kind === 'gap') {
             match = Math.max(0, prevSeq - 1);

@@ -1,0 +1,331 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { TesseraError } from '../../src/errors.ts';
+import type { Doc, LogEntry, ReplicateRequest, Role, SnapshotLine } from '../../src/protocol.ts';
+import { GroupCommit, Store } from '../../shard/store/index.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'tessera-shard-store-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const open: Store[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+
+let n = 0;
+function store(nodeId = 'n1', role: Role = nodeId === 'n1' ? 'primary' : 'replica', path?: string, walRetention = 100): Store {
+  const s = new Store({ path: path ?? join(root, `${nodeId}-${n++}.db`), nodeId, shardId: 0, initial: { role, primaryId: 'n1' }, walRetention });
+  open.push(s);
+  return s;
+}
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof TesseraError) return err.code;
+    throw err;
+  }
+  return 'ok';
+}
+
+function errorOf(fn: () => unknown): TesseraError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof TesseraError) return err;
+    throw err;
+  }
+  throw new Error('expected a TesseraError');
+}
+
+const doc = (s: Store, db: string, id: string): Doc => JSON.parse(s.getDoc(db, id)) as Doc;
+
+/** Sends `from`'s entries after `prevSeq` to `to` the way the router would. */
+function ship(from: Store, to: Store, prevSeq: number, opts: Partial<ReplicateRequest> = {}) {
+  const all = from.entries(0);
+  const entries = all.filter((e) => e.seq > prevSeq);
+  const prevTerm = prevSeq === 0 ? 0 : all.find((e) => e.seq === prevSeq)!.term;
+  const st = from.state();
+  return to.replicate({ term: st.term, primaryId: from.nodeId, commitSeq: st.commitSeq, prevSeq, prevTerm, entries, truncate: true, ...opts });
+}
+
+describe('Store: log', () => {
+  it('appends contiguous entries stamped with the current term, and returns them with each write', () => {
+    const s = store();
+    const returned: LogEntry[] = [];
+    returned.push(...s.createDb('a').entries);
+    const put = s.putDoc('a', 'x', undefined, { data: { v: 1 } });
+    returned.push(...put.entries);
+    returned.push(...s.putDoc('a', 'x', put.body.rev, { data: { v: 2 } }).entries);
+    returned.push(...s.bulk('a', [{ id: 'y', data: {} }, { id: 'z', data: {} }], () => 'gen').entries);
+    returned.push(...s.deleteDoc('a', 'y', doc(s, 'a', 'y').rev).entries);
+    const log = s.entries(0);
+    expect(log.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(log.every((e) => e.term === 1)).toBe(true);
+    expect(returned).toEqual(log);
+    expect(s.state()).toMatchObject({ lastSeq: 6, lastTerm: 1, oldestSeq: 1, role: 'primary', term: 1 });
+  });
+
+  it('no-ops append nothing and report the seq that made the current state', () => {
+    const s = store();
+    s.createDb('a');
+    const again = s.createDb('a');
+    expect(again).toMatchObject({ status: 200, entries: [] });
+    const first = s.putDoc('a', 'x', undefined, { data: { v: 1 } });
+    s.createDb('b');
+    const retry = s.putDoc('a', 'x', undefined, { data: { v: 1 } });
+    expect(retry).toEqual({ status: 201, body: first.body, entries: [] });
+    expect(s.state().lastSeq).toBe(3);
+  });
+
+  it('keeps old revisions for ?rev= and restores nothing it should not', () => {
+    const s = store();
+    s.createDb('a');
+    const v1 = s.putDoc('a', 'x', undefined, { data: { v: 1 } }).body;
+    s.putDoc('a', 'x', v1.rev, { data: { v: 2 } });
+    expect(JSON.parse(s.getDoc('a', 'x', v1.rev))).toMatchObject({ rev: v1.rev, data: { v: 1 } });
+    expect(code(() => s.getDoc('a', 'x', '9-abc'))).toBe('not_found');
+  });
+
+  it('refuses writes on a replica (not_primary) and stamped writes of another term (stale_term)', () => {
+    const r = store('n2');
+    expect(errorOf(() => r.createDb('a'))).toMatchObject({ code: 'not_primary', details: { primaryId: 'n1', term: 1 } });
+    const p = store();
+    expect(errorOf(() => p.createDb('a', { term: 2 }))).toMatchObject({ code: 'stale_term', details: { term: 1 } });
+    expect(p.createDb('a', { term: 1 }).status).toBe(201);
+    expect(p.createDb('b').status).toBe(201);
+  });
+
+  it('keeps role, term and log across a reopen', () => {
+    const path = join(root, `reopen-${n++}.db`);
+    const s = new Store({ path, nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1' }, walRetention: 100 });
+    s.vote({ term: 5, candidateId: 'n2', lastTerm: 0, lastSeq: 0 });
+    s.promote({ term: 5 });
+    s.close();
+    const again = store('n2', 'replica', path);
+    expect(again.state()).toMatchObject({ role: 'primary', term: 5, votedFor: 'n2', lastSeq: 1, lastTerm: 5 });
+    expect(() => store('other', 'replica', path)).toThrow(/belongs to node n2/);
+  });
+});
+
+describe('Store: votes and promotion', () => {
+  it('grants one candidate per term, refuses stale logs, and the vote survives a restart', () => {
+    const path = join(root, `vote-${n++}.db`);
+    const s = new Store({ path, nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1' }, walRetention: 100 });
+    const p = store();
+    p.createDb('a');
+    ship(p, s, 0);
+    expect(s.vote({ term: 2, candidateId: 'n3', lastTerm: 1, lastSeq: 0 })).toMatchObject({ granted: false, term: 2 });
+    expect(s.vote({ term: 2, candidateId: 'n3', lastTerm: 1, lastSeq: 1 })).toMatchObject({ granted: true, term: 2 });
+    expect(s.vote({ term: 2, candidateId: 'n1', lastTerm: 1, lastSeq: 1 })).toMatchObject({ granted: false });
+    s.close();
+    const again = store('n2', 'replica', path);
+    expect(again.vote({ term: 2, candidateId: 'n1', lastTerm: 1, lastSeq: 9 })).toMatchObject({ granted: false, term: 2 });
+    expect(again.vote({ term: 2, candidateId: 'n3', lastTerm: 1, lastSeq: 1 })).toMatchObject({ granted: true });
+    expect(again.vote({ term: 1, candidateId: 'n3', lastTerm: 1, lastSeq: 1 })).toMatchObject({ granted: false, term: 2 });
+  });
+
+  it('a primary that votes in a higher term steps down', () => {
+    const p = store();
+    p.vote({ term: 2, candidateId: 'n2', lastTerm: 0, lastSeq: 0 });
+    expect(p.state()).toMatchObject({ role: 'replica', term: 2, votedFor: 'n2' });
+    expect(code(() => p.createDb('a'))).toBe('not_primary');
+  });
+
+  it('promotes only with its own vote for that term, then writes a noop of the new term', () => {
+    const s = store('n2');
+    expect(code(() => s.promote({ term: 2 }))).toBe('stale_term');
+    s.vote({ term: 2, candidateId: 'n3', lastTerm: 0, lastSeq: 0 });
+    expect(code(() => s.promote({ term: 2 }))).toBe('stale_term');
+    s.vote({ term: 3, candidateId: 'n2', lastTerm: 0, lastSeq: 0 });
+    expect(s.promote({ term: 3 })).toEqual({ ok: true, role: 'primary', term: 3, lastSeq: 1 });
+    expect(s.promote({ term: 3 })).toEqual({ ok: true, role: 'primary', term: 3, lastSeq: 1 });
+    expect(s.entries(0)).toMatchObject([{ seq: 1, term: 3, op: 'noop' }]);
+    expect(s.createDb('a').body.seq).toBe(2);
+  });
+});
+
+describe('Store: replicate', () => {
+  it('applies a batch, refuses a stale term, answers gap with lastSeq, ignores a duplicate batch', () => {
+    const p = store();
+    const r = store('n2');
+    p.createDb('a');
+    p.putDoc('a', 'x', undefined, { data: { v: 1 } });
+    expect(ship(p, r, 0)).toMatchObject({ ok: true, term: 1, lastSeq: 2, rolledBack: 0 });
+    expect(doc(r, 'a', 'x')).toEqual(doc(p, 'a', 'x'));
+    expect(ship(p, r, 0)).toMatchObject({ ok: true, lastSeq: 2, rolledBack: 0 });
+    expect(r.entries(0)).toEqual(p.entries(0));
+
+    expect(errorOf(() => ship(p, r, 0, { term: 0 }))).toMatchObject({ code: 'stale_term', details: { term: 1 } });
+    p.putDoc('a', 'y', undefined, { data: {} });
+    p.putDoc('a', 'z', undefined, { data: {} });
+    const gap = errorOf(() => ship(p, r, 3));
+    expect(gap).toMatchObject({ code: 'gap', details: { lastSeq: 2, lastTerm: 1, mismatch: false } });
+    expect(ship(p, r, 2)).toMatchObject({ lastSeq: 4 });
+  });
+
+  it('a replica that hears the primary position becomes ready', () => {
+    const p = store();
+    const r = store('n2');
+    expect(r.state().ready).toBe(false);
+    p.createDb('a');
+    ship(p, r, 0, { truncate: false });
+    expect(r.state().ready).toBe(false);
+    ship(p, r, 1, { truncate: false, primaryLastSeq: 1 });
+    expect(r.state().ready).toBe(true);
+  });
+
+  /** Old primary n1 writes 2 entries no replica got; n2 is elected and writes. */
+  function diverged() {
+    const old = store('n1');
+    const next = store('n2');
+    old.createDb('a');
+    const v1 = old.putDoc('a', 'x', undefined, { data: { v: 1 } }).body;
+    ship(old, next, 0);
+    old.putDoc('a', 'x', v1.rev, { data: { v: 'lost' } });
+    old.putDoc('a', 'y', undefined, { data: { v: 'lost' } });
+    next.vote({ term: 2, candidateId: 'n2', lastTerm: 1, lastSeq: 2 });
+    next.promote({ term: 2 });
+    return { old, next, v1 };
+  }
+
+  it('a conflicting entry rolls back: previous revisions restored, rollback table filled', () => {
+    const { old, next, v1 } = diverged();
+    // Only the noop: the conflict at seq 3 rolls back 3..4 before it is appended.
+    const res = old.replicate({ term: 2, primaryId: 'n2', commitSeq: 0, prevSeq: 2, prevTerm: 1, entries: next.entries(2) });
+    expect(res).toMatchObject({ ok: true, term: 2, lastSeq: 3, lastTerm: 2, rolledBack: 2 });
+    expect(doc(old, 'a', 'x')).toEqual({ id: 'x', rev: v1.rev, data: { v: 1 } });
+    expect(code(() => old.getDoc('a', 'y'))).toBe('not_found');
+    expect(old.rollbackEntries().map((e) => [e.seq, e.term, e.id, e.byTerm])).toEqual([[3, 1, 'x', 2], [4, 1, 'y', 2]]);
+    expect(old.state()).toMatchObject({ role: 'replica', term: 2, primaryId: 'n2', rollbackCount: 2 });
+    // The old primary's write rules still hold on the restored head.
+    next.putDoc('a', 'x', v1.rev, { data: { v: 3 } });
+    ship(next, old, 3);
+    expect(doc(old, 'a', 'x')).toEqual(doc(next, 'a', 'x'));
+    expect(old.entries(0)).toEqual(next.entries(0));
+  });
+
+  it('truncate rolls back a lower-term tail the sender does not have', () => {
+    const { old } = diverged();
+    const res = old.replicate({ term: 2, primaryId: 'n2', commitSeq: 0, prevSeq: 2, prevTerm: 1, entries: [], truncate: true });
+    expect(res).toMatchObject({ lastSeq: 2, rolledBack: 2 });
+    expect(old.entries(0).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('a rolled-back db_delete cannot be undone locally: needsSnapshot until one is installed', () => {
+    const old = store('n1');
+    const next = store('n2');
+    old.createDb('a');
+    ship(old, next, 0);
+    old.deleteDb('a');
+    next.vote({ term: 2, candidateId: 'n2', lastTerm: 1, lastSeq: 1 });
+    next.promote({ term: 2 });
+    const err = errorOf(() => ship(next, old, 1));
+    expect(err).toMatchObject({ code: 'gap', details: { needsSnapshot: true, mismatch: true } });
+    expect(old.state()).toMatchObject({ ready: false, term: 2 });
+    expect(errorOf(() => ship(next, old, 1))).toMatchObject({ code: 'gap', details: { needsSnapshot: true } });
+    old.installSnapshot(parseLines([...next.snapshotLines()]), 2, 'n2');
+    expect(old.state()).toMatchObject({ ready: true, lastSeq: 2, oldestSeq: 3 });
+    expect(old.listDbs()).toEqual(['a']);
+  });
+});
+
+function parseLines(lines: string[]): SnapshotLine[] {
+  return lines.join('').trim().split('\n').map((l) => JSON.parse(l) as SnapshotLine);
+}
+
+describe('Store: WAL and snapshots', () => {
+  it('pages the WAL and answers gone once trimmed past the reader', () => {
+    const p = store('n1', 'primary', undefined, 100);
+    p.createDb('a');
+    for (let i = 0; i < 299; i++) p.putDoc('a', `d${i}`, undefined, { data: { i } });
+    const page = JSON.parse(p.walJson(10, 50, false)) as { entries: LogEntry[]; lastSeq: number; oldestSeq: number };
+    expect(page.entries.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => 11 + i));
+    expect(page.entries[0]!.doc).toMatchObject({ id: 'd9' });
+    expect(JSON.parse(p.walJson(10, 2, true)).entries[0].doc).toBeNull();
+    expect(p.trim(1)).toBe(0); // nothing is committed yet: nothing may go
+    p.noteCommitSeq(250);
+    p.noteKeep(120);
+    expect(p.trim(1)).toBe(120);
+    expect(p.state()).toMatchObject({ oldestSeq: 121, lastSeq: 300 });
+    expect(errorOf(() => p.walJson(100, 10, false))).toMatchObject({ code: 'gone', status: 410 });
+    expect(JSON.parse(p.walJson(120, 1, false)).entries[0].seq).toBe(121);
+    p.noteKeep(300);
+    expect(p.trim(1)).toBe(80); // keeps walRetention (100) newest entries
+    expect(JSON.parse(p.walJson(300, 10, false))).toEqual({ entries: [], lastSeq: 300, oldestSeq: 201 });
+  });
+
+  it('a snapshot installed into an empty node gives an identical document set, and replication continues', () => {
+    const p = store();
+    p.createDb('a');
+    p.createDb('b');
+    for (let i = 0; i < 20; i++) p.putDoc(i % 2 ? 'a' : 'b', `d${i}`, undefined, { data: { i }, tags: ['t'], content: `word${i}` });
+    const d3 = doc(p, 'a', 'd3');
+    p.deleteDoc('a', 'd3', d3.rev);
+    const lines = [...p.snapshotLines()];
+    const r = store('n2');
+    r.installSnapshot(parseLines(lines), 1, 'n1');
+    const everything = (s: Store) => s.listDbs().map((db) => JSON.parse(s.allDocsJson(db, { skip: 0, limit: 1000, includeDeleted: true })));
+    expect(everything(r)).toEqual(everything(p));
+    expect(r.listDbs()).toEqual(['a', 'b']);
+    expect(JSON.parse(r.searchJson('a', 'word5', { skip: 0, limit: 10 })).total).toBe(1);
+    expect(r.state()).toMatchObject({ lastSeq: p.state().lastSeq, oldestSeq: p.state().lastSeq + 1, role: 'replica', ready: true });
+    p.putDoc('a', 'late', undefined, { data: {} });
+    ship(p, r, p.state().lastSeq - 1);
+    expect(doc(r, 'a', 'late')).toEqual(doc(p, 'a', 'late'));
+  });
+
+  it('refuses a stream without its end line and leaves the node as it was', () => {
+    const p = store();
+    p.createDb('a');
+    const r = store('n2');
+    const lines = parseLines([...p.snapshotLines()]);
+    expect(code(() => r.installSnapshot(lines.slice(0, -1), 1, 'n1'))).toBe('bad_request');
+    expect(r.listDbs()).toEqual([]);
+  });
+
+  it('the snapshot stream is one consistent seq while writes go on', () => {
+    const p = store();
+    p.createDb('a');
+    p.putDoc('a', 'x', undefined, { data: {} });
+    const it = p.snapshotLines();
+    const first = it.next();
+    p.putDoc('a', 'y', undefined, { data: {} });
+    const rest = [first.value as string, ...it];
+    const parsed = parseLines(rest);
+    expect(parsed.filter((l) => l.type === 'doc').map((l) => (l as { doc: Doc }).doc.id)).toEqual(['x']);
+    expect(parsed.at(-1)).toMatchObject({ type: 'end', seq: 2, docs: 1, dbs: 1 });
+  });
+});
+
+describe('Group commit', () => {
+  it('runs many concurrent writes in fewer transactions, each caller getting its own result', async () => {
+    const s = store();
+    s.createDb('a');
+    const gc = new GroupCommit(s);
+    const writes = Array.from({ length: 200 }, (_, i) => gc.run(() => s.putDoc('a', `d${i}`, undefined, { data: { i } })));
+    // One of the batch conflicts; it must fail alone.
+    const bad = gc.run(() => s.putDoc('a', 'd0', '1-0000000000000000000000000000000000000000', { data: {} }));
+    const results = await Promise.all(writes);
+    await expect(bad).rejects.toMatchObject({ code: 'conflict' });
+    expect(gc.stats.writes).toBe(201);
+    expect(gc.stats.transactions).toBeLessThan(gc.stats.writes);
+    results.forEach((r, i) => {
+      expect(r.body).toMatchObject({ id: `d${i}`, data: { i } });
+      expect(doc(s, 'a', `d${i}`).rev).toBe(r.body.rev);
+    });
+    expect(new Set(results.map((r) => r.body.seq)).size).toBe(200);
+    expect(s.entries(0).map((e) => e.seq)).toEqual(Array.from({ length: 201 }, (_, i) => i + 1));
+  });
+
+  it('with group commit off, every write is its own transaction', async () => {
+    const s = store();
+    s.createDb('a');
+    const gc = new GroupCommit(s, { enabled: false });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => gc.run(() => s.putDoc('a', `d${i}`, undefined, { data: {} }))));
+    expect(gc.stats).toEqual({ transactions: 10, writes: 10 });
+  });
+});
