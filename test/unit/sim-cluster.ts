@@ -23,8 +23,13 @@ export class SimCluster {
   /** Count of requests sent, by kind. */
   readonly sent: Record<string, number> = {};
 
-  constructor(ids: string[], opts: { clock?: ManualClock; rand?: Rng; maxDelayMs?: number } = {}) {
+  /** Every vote granted: [term, voter, candidate]. Survives the voter moving to a later term. */
+  readonly grants: [number, string, string][] = [];
+  private readonly vote: (n: ModelNode, req: VoteRequest) => VoteResponse;
+
+  constructor(ids: string[], opts: { clock?: ManualClock; rand?: Rng; maxDelayMs?: number; vote?: (n: ModelNode, req: VoteRequest) => VoteResponse } = {}) {
     this.clock = opts.clock ?? new ManualClock(0);
+    this.vote = opts.vote ?? voteRule;
     this.ids = ids;
     for (const id of ids) this.nodes.set(id, newNode(id, ids[0]!));
     this.rand = opts.rand;
@@ -42,6 +47,10 @@ export class SimCluster {
     this.links.set(`${router}>${node}`, mode);
   }
 
+  linkMode(router: string, node: string): LinkMode {
+    return this.links.get(`${router}>${node}`) ?? 'ok';
+  }
+
   crash(id: string): void { this.down.add(id); }
   recover(id: string): void { this.down.delete(id); }
   isDown(id: string): boolean { return this.down.has(id); }
@@ -53,7 +62,7 @@ export class SimCluster {
 
   send<T>(router: string, to: string, kind: string, act: (n: ModelNode) => T): Promise<T> {
     this.sent[kind] = (this.sent[kind] ?? 0) + 1;
-    const mode = () => this.links.get(`${router}>${to}`) ?? 'ok';
+    const mode = () => this.linkMode(router, to);
     return new Promise<T>((resolve, reject) => {
       this.clock.setTimeout(() => {
         if (this.down.has(to)) return void reject(new Error(`connect ECONNREFUSED ${to}`));
@@ -75,7 +84,11 @@ export class SimCluster {
   transport(router: string) {
     return {
       fetchState: (id: string, _timeoutMs: number): Promise<NodeState> => this.send(router, id, 'state', stateOf),
-      vote: (id: string, req: VoteRequest): Promise<VoteResponse> => this.send(router, id, 'vote', (n) => voteRule(n, req)),
+      vote: (id: string, req: VoteRequest): Promise<VoteResponse> => this.send(router, id, 'vote', (n) => {
+        const r = this.vote(n, req);
+        if (r.granted) this.grants.push([req.term, n.id, req.candidateId]);
+        return r;
+      }),
       promote: (id: string, req: PromoteRequest): Promise<PromoteResponse> => this.send(router, id, 'promote', (n) => {
         const r = promoteRule(n, req.term);
         if (!r.ok) throw new TesseraError('stale_term', `cannot promote ${id} in term ${req.term}`, { term: r.term });
