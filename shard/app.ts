@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from '../src/config/index.ts';
+import { TesseraError } from '../src/errors.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import type { Logger } from '../src/logger.ts';
 import { REPLICATION_PREFIX } from '../src/protocol.ts';
@@ -31,6 +32,12 @@ export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxDocBytes + BODY_SLACK_BYTES,
+    // Long ids must reach the schema (a clear 400), not fastify's router (414).
+    maxParamLength: 1024,
+    // Errors fastify raises before routing (e.g. an even longer param) get our shape too.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send(new TesseraError('bad_request', err.message).toBody());
+    },
     // Wrong types are the client's error, never silently coerced; query
     // strings are validated as digit patterns and converted by the handlers.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
