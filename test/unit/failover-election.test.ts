@@ -295,6 +295,14 @@ class World {
     }
   }
 
+  /** The property without side effects: plan over the up nodes in `mask`, check the candidate. */
+  checkPlan(mask: number): void {
+    const states: Record<string, NodeState> = {};
+    for (const i of this.inMask(mask)) states[this.nodes[i]!.id] = stateOf(this.nodes[i]!);
+    const plan = planElection({ nodes: this.ids, states, viewTerm: this.viewTerm, viewPrimaryId: null, manual: true });
+    if (plan.kind === 'elect') this.assertHoldsAcked(this.byId(plan.candidateId), `planned candidate over mask ${mask}`);
+  }
+
   checkOnePrimaryPerTerm(): void {
     const seen = new Map<number, string>();
     for (const n of this.nodes) {
@@ -313,9 +321,13 @@ describe('election safety (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 3, max: 5 }), fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (n, ops) => {
         const w = new World(n);
-        for (const o of ops) {
+        for (const [k, o] of ops.entries()) {
           w.apply(o);
           w.checkOnePrimaryPerTerm();
+          // Every majority of live nodes must plan a safe candidate, not only
+          // the ones the elections happened to ask.
+          w.checkPlan(31);
+          w.checkPlan((k * 7) % 32);
         }
         // A final election with everyone answering must also keep every write.
         w.up.fill(true);
