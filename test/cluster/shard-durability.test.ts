@@ -45,10 +45,10 @@ describe('shard node durability', () => {
       for (let i = 0; !stop && attempted < MAX_WRITES && Date.now() - started < LOAD_MS; i++) {
         attempted++;
         // Alternate new documents with updates of the previous one.
-        const update = prev !== null && i % 3 === 2;
+        const update: boolean = prev !== null && i % 3 === 2;
         const id: string = update ? prev!.id : `w${w}-${i}`;
         try {
-          const res = await client.json<Doc>({
+          const res: { body: Doc } = await client.json<Doc>({
             method: 'PUT',
             path: `/v1/db/dur/docs/${id}`,
             body: { data: { w, i }, ...(update ? { rev: prev!.rev } : {}) },
