@@ -76,11 +76,19 @@ export class Coordinator {
     return this.last;
   }
 
+  /** When the last election ended: `lastElectionEndMs` for shouldElect. */
+  get lastEndMs(): number | null {
+    return this.last === null ? null : this.last.startedAt + this.last.durationMs;
+  }
+
   get running(): boolean {
     return this.current !== null;
   }
 
-  /** One election at a time: a call while one runs gets that one's result. */
+  /**
+   * One election at a time: a call while one runs gets that one's result
+   * (even a manual call during an automatic election: the operator retries).
+   */
   runElection(opts: { reason: ElectionReason; target?: string }): Promise<ElectionResult> {
     if (this.current) return this.current;
     const run = this.elect(opts).then((result) => {

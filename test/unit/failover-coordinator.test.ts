@@ -57,6 +57,8 @@ describe('Coordinator.runElection', () => {
     expect(r.outcome).toBe('elected');
     // 100 ms grace for a's state; votes end at the majority, not at a's deadline.
     expect(r.durationMs).toBe(100);
+    expect(r.startedAt).toBe(0);
+    expect(coord.lastEndMs).toBe(100);
   });
 
   it('adopts a primary another router elected, without voting', async () => {
