@@ -33,7 +33,11 @@ export class GroupCommit {
     this.#onFlush = opts.onFlush;
   }
 
-  /** Queues `fn` (a Store write) and resolves with its own result. */
+  /**
+   * Queues `fn` and resolves with its own result. `fn` must be atomic on its
+   * own (every Store write is: it runs in its own savepoint), so a failing
+   * write leaves the rest of the batch in.
+   */
   run<T>(fn: () => T): Promise<T> {
     if (!this.#enabled) {
       this.stats.transactions++;
@@ -69,7 +73,8 @@ export class GroupCommit {
       this.#runner.transaction(() => {
         for (const p of batch) {
           try {
-            outcomes.push({ ok: true, value: this.#runner.transaction(p.fn) });
+            // Store writes are savepoints of their own: a failed one is undone alone.
+            outcomes.push({ ok: true, value: p.fn() });
           } catch (error) {
             outcomes.push({ ok: false, error });
           }

@@ -103,6 +103,10 @@ export class Store {
   /** Lowest seq an in-sync replica still needs (x-tessera-keep); null = commitSeq. */
   #keep: number | null = null;
   #reportedCommit = 0;
+  // Hot-path caches of rows every write reads. Written through on change and
+  // dropped whenever a transaction or savepoint fails (its writes are undone).
+  #metaCache: Meta | null = null;
+  #lastCache: SeqTerm | null = null;
   #closed = false;
 
   constructor(opts: StoreOptions) {
@@ -141,7 +145,13 @@ export class Store {
   }
 
   #tx<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
+    try {
+      return this.#db.transaction(fn).immediate();
+    } catch (err) {
+      this.#metaCache = null;
+      this.#lastCache = null;
+      throw err;
+    }
   }
 
   close(): void {
@@ -153,6 +163,11 @@ export class Store {
   // ---- state -------------------------------------------------------------
 
   meta(): Meta {
+    this.#metaCache ??= this.#readMeta();
+    return { ...this.#metaCache };
+  }
+
+  #readMeta(): Meta {
     const m = new Map((this.#q.allMeta.all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
     return {
       term: Number(m.get('term')),
@@ -171,11 +186,17 @@ export class Store {
       const value = v === null ? '' : typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
       this.#q.setMeta.run(k, value);
     }
+    if (this.#metaCache) Object.assign(this.#metaCache, patch);
+    // An empty log's last entry is the base: keep them in step.
+    if (patch.baseSeq !== undefined || patch.baseTerm !== undefined) this.#lastCache = null;
   }
 
   last(meta: Meta = this.meta()): SeqTerm {
-    const row = this.#q.lastEntry.get() as SeqTerm | undefined;
-    return row ?? { seq: meta.baseSeq, term: meta.baseTerm };
+    if (!this.#lastCache) {
+      const row = this.#q.lastEntry.get() as SeqTerm | undefined;
+      this.#lastCache = row ?? { seq: meta.baseSeq, term: meta.baseTerm };
+    }
+    return { ...this.#lastCache };
   }
 
   state(): NodeState {
@@ -248,12 +269,13 @@ export class Store {
     return meta;
   }
 
-  #append(meta: Meta, op: EntryOp, db: string, id: string, rev: string, doc: Doc | null): LogEntry {
+  #append(meta: Meta, op: EntryOp, db: string, id: string, rev: string, doc: Doc | null, head?: DocRow | null): LogEntry {
     const seq = this.last(meta).seq + 1;
     const entry: LogEntry = { seq, term: meta.term, op, db, id, rev, doc, ts: this.#now() };
     const docJson = doc === null ? null : JSON.stringify(doc);
     this.#q.insertLog.run(seq, entry.term, op, db, id, rev, docJson, entry.ts);
-    this.#apply(entry, docJson);
+    this.#lastCache = { seq, term: entry.term };
+    this.#apply(entry, docJson, head);
     return entry;
   }
 
@@ -334,7 +356,7 @@ export class Store {
       case 'retry':
         return { status: plan.status, body: { ...(JSON.parse(row!.body) as Doc), seq: plan.seq }, entries: [] };
       case 'write': {
-        const entry = this.#append(meta, 'put', db, req.id, plan.doc.rev, plan.doc);
+        const entry = this.#append(meta, 'put', db, req.id, plan.doc.rev, plan.doc, row ?? null);
         return { status: plan.status, body: { ...plan.doc, seq: entry.seq }, entries: [entry] };
       }
     }
@@ -346,7 +368,8 @@ export class Store {
 
   // ---- applying entries (primary and replica alike) ----------------------
 
-  #apply(entry: LogEntry, docJson: string | null): void {
+  /** `head`: the doc's current row when the caller already read it. */
+  #apply(entry: LogEntry, docJson: string | null, head?: DocRow | null): void {
     switch (entry.op) {
       case 'noop':
         return;
@@ -359,19 +382,19 @@ export class Store {
       case 'put': {
         const doc = entry.doc;
         assert.ok(doc, `put entry ${entry.seq} without a doc`);
-        const prev = this.#q.getHead.get(entry.db, entry.id) as DocRow | undefined;
+        const prev = head === undefined ? (this.#q.getHead.get(entry.db, entry.id) as DocRow | undefined) : head ?? undefined;
         const created = !prev || prev.deleted === 1 ? 1 : 0;
-        this.#writeHead(entry.db, doc, docJson ?? JSON.stringify(doc), entry.seq, prev?.rev ?? null, created);
+        this.#writeHead(entry.db, doc, docJson ?? JSON.stringify(doc), entry.seq, prev?.rev ?? null, created, prev !== undefined);
         return;
       }
     }
   }
 
-  #writeHead(db: string, doc: Doc, json: string, seq: number, parentRev: string | null, created: number): void {
+  #writeHead(db: string, doc: Doc, json: string, seq: number, parentRev: string | null, created: number, existed = true): void {
     const deleted = doc.deleted ? 1 : 0;
     const { rowid } = this.#q.upsertDoc.get(db, doc.id, doc.rev, deleted, json, seq, parentRev, created) as { rowid: number };
     this.#q.upsertRevision.run(db, doc.id, doc.rev, seq, deleted, json, parentRev, created);
-    this.#q.deleteFts.run(rowid);
+    if (existed) this.#q.deleteFts.run(rowid);
     if (!deleted && typeof doc.content === 'string' && doc.content.length > 0) this.#q.insertFts.run(rowid, doc.content);
   }
 
@@ -441,6 +464,7 @@ export class Store {
         const e = req.entries[i]!;
         const json = e.doc === null ? null : JSON.stringify(e.doc);
         this.#q.insertLog.run(e.seq, e.term, e.op, e.db, e.id, e.rev, json, e.ts);
+        this.#lastCache = { seq: e.seq, term: e.term };
         this.#apply(e, json);
       }
       if (plan.commitSeq > meta.commitSeq) this.#setMeta({ commitSeq: plan.commitSeq });
@@ -474,6 +498,7 @@ export class Store {
     if (doomed.length === 0) return 0;
     this.#q.copyToRollback.run(this.#now(), byTerm, after);
     this.#q.deleteLogAfter.run(after);
+    this.#lastCache = null;
     this.#q.deleteRevisionsAfter.run(after);
     const touched = new Map<string, { db: string; id: string }>();
     for (let i = doomed.length - 1; i >= 0; i--) {
@@ -524,6 +549,7 @@ export class Store {
       const at = this.#q.termAt.get(upTo) as { term: number } | undefined;
       assert.ok(at, `trim point ${upTo} not in the log`);
       const { changes } = this.#q.deleteLogUpTo.run(upTo);
+      this.#lastCache = null;
       this.#setMeta({ baseSeq: upTo, baseTerm: at.term });
       return changes;
     });
@@ -570,6 +596,7 @@ export class Store {
         throw new TesseraError('stale_term', `snapshot from term ${term}, node at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
       }
       this.#db.exec('DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log;');
+      this.#lastCache = null;
       for (const line of lines) {
         if (line.type === 'db') this.#q.insertDb.run(line.name, 0);
         else if (line.type === 'doc') {
