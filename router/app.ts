@@ -1,4 +1,5 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { TesseraError } from '../src/errors.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Config } from '../src/config/index.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
@@ -32,6 +33,12 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     // No type coercion: a wrong type is the client's error (query numbers are digit patterns, see schemas.ts).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     bodyLimit: config.limits.maxDocBytes + BODY_SLACK_BYTES,
+    // Long ids must reach the schema (a clear 400), not fastify's router (414).
+    maxParamLength: 1024,
+    // Errors fastify raises before routing (e.g. an even longer param) get our shape too.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send(new TesseraError('bad_request', err.message).toBody());
+    },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   installErrorHandling(app);

@@ -12,9 +12,9 @@ import { StatePoller } from './state-poller.ts';
 // Start-up order: shard runtimes and one client per node → discover every
 // shard's term and primary from the nodes' states (until each shard has a
 // majority answering, bounded; an unready router still starts so /readyz can
-// say why) → which starts one ReplicaStream per replica → start the state
-// poller (the health monitor's slot) → build the app → listen → log the one
-// `listening` line.
+// say why) → which starts one ReplicaStream per replica → build the app and
+// compile its schemas → start the state poller (the health monitor's slot)
+// → listen → log the one `listening` line.
 //
 // Shutdown (SIGTERM/SIGINT): stop accepting and let in-flight requests end
 // (each has its own deadline) → stop the poller → stop the streams and settle
@@ -45,13 +45,15 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const metrics = createRouterMetrics(registry);
   const shards = new Shards({ config, clock, log: logger, metrics });
   await shards.discover(clock.now() + (opts.discoverTimeoutMs ?? 10_000));
+  const verbose = logger.isLevelEnabled('debug');
+  const app = build({ config, shards, clock, logger: verbose ? logger : logger.child({}, { level: 'warn' }), registry, metrics });
+  // Compiling route schemas blocks the event loop for a moment: before health polling starts judging silence.
+  await app.ready();
   const poller = new StatePoller({
     nodes: shards.nodes(), intervalMs: config.replication.healthCheckIntervalMs, clock,
     onObservation: (id, state, nowMs) => shards.observe(id, state, nowMs),
   });
   poller.start();
-  const verbose = logger.isLevelEnabled('debug');
-  const app = build({ config, shards, clock, logger: verbose ? logger : logger.child({}, { level: 'warn' }), registry, metrics });
   const u = new URL(config.router.url);
   const host = opts.host ?? u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
