@@ -4,7 +4,9 @@ import type { Config } from '../src/config/index.ts';
 import { TesseraError } from '../src/errors.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import type { Logger } from '../src/logger.ts';
+import type { Registry } from '../src/metrics.ts';
 import { REPLICATION_PREFIX } from '../src/protocol.ts';
+import { requireSecret } from './routes/auth-hook.ts';
 import { documentRoutes, healthRoutes, replicationRoutes } from './routes/index.ts';
 import type { GroupCommit, Store } from './store/index.ts';
 
@@ -15,6 +17,10 @@ export interface ShardAppDeps {
   /** Request logs go here at debug level; omit for a silent app (tests). */
   logger?: Logger;
   newId?: () => string;
+  /** Served at GET /metrics (behind the secret, like every internal route). */
+  registry?: Registry;
+  /** Called before each scrape (refresh gauges from the store). */
+  beforeScrape?: () => void;
 }
 
 /** Slack above maxDocBytes for the JSON around a document (rev, tags...). */
@@ -58,5 +64,15 @@ export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
     newId: deps.newId ?? (() => randomUUID()),
   });
   await app.register(replicationRoutes, { prefix: REPLICATION_PREFIX, store: deps.store, secret, maxBatchBytes: MAX_BATCH_BYTES });
+  const registry = deps.registry;
+  if (registry) {
+    await app.register(async (scope) => {
+      scope.addHook('onRequest', requireSecret(secret));
+      scope.get('/metrics', async (_req, reply) => {
+        deps.beforeScrape?.();
+        return reply.type(registry.contentType).send(await registry.metrics());
+      });
+    });
+  }
   return app;
 }

@@ -58,7 +58,8 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
     walRetention: opts.config.replication.walRetention,
     synchronous: opts.synchronous ?? 'FULL',
   });
-  const metrics = createShardMetrics(new Registry());
+  const registry = new Registry();
+  const metrics = createShardMetrics(registry);
   const commit = new GroupCommit(store, {
     enabled: opts.groupCommit ?? true,
     onFlush: (writes, seconds) => {
@@ -70,7 +71,13 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
   // Fastify's own info lines (e.g. "Server listening") would break the
   // one-lifecycle-line rule; it logs only warnings unless we debug.
   const verbose = logger.isLevelEnabled('debug');
-  const app = await build({ store, commit, config: opts.config, logger: verbose ? logger : logger.child({}, { level: 'warn' }) });
+  const beforeScrape = () => {
+    const st = store.state();
+    metrics.lastSeq.set(st.lastSeq);
+    metrics.commitSeq.set(st.commitSeq);
+    metrics.term.set(st.term);
+  };
+  const app = await build({ store, commit, config: opts.config, registry, beforeScrape, logger: verbose ? logger : logger.child({}, { level: 'warn' }) });
 
   const pidFile = join(dataDir, 'tessera.pid');
   writeFileSync(pidFile, `${process.pid}\n`);
