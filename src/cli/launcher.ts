@@ -25,6 +25,8 @@ export interface LaunchOptions {
   onExit?: (name: string, how: string) => void;
   /** Script run instead of bin/tessera.mjs (a stand-in, in tests). */
   entry?: string;
+  /** Aborting during start-up stops every child and rejects (Ctrl-C while waiting for readiness). */
+  signal?: AbortSignal;
 }
 
 export interface RunningCluster {
@@ -34,6 +36,8 @@ export interface RunningCluster {
   /** Stops the router, then every node: SIGTERM, then SIGKILL after graceMs. */
   stop(graceMs?: number): Promise<void>;
 }
+
+const graceMsOnAbort = 5_000;
 
 export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster> {
   mkdirSync(opts.logDir, { recursive: true });
@@ -72,8 +76,15 @@ export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster
     await Promise.all(files.map((f) => new Promise<void>((r) => f.end(() => r()))));
   };
 
+  const abort = () => {
+    // Ending the children makes their pending start() reject at once.
+    for (const p of all) void p.stop(graceMsOnAbort);
+  };
+  opts.signal?.addEventListener('abort', abort, { once: true });
   try {
+    if (opts.signal?.aborted) throw new Error('aborted before start-up');
     await Promise.all(Object.values(nodes).map((p) => p.start()));
+    if (opts.signal?.aborted) throw new Error('start-up aborted');
     await router.start();
     const routerUrl = opts.config.router.url;
     await waitFor(async () => {
@@ -81,12 +92,15 @@ export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster
       const res = await fetch(`${routerUrl}/readyz`, { signal: AbortSignal.timeout(1_000) });
       await res.arrayBuffer();
       return res.status === 200;
-    }, { timeoutMs: readyTimeoutMs, intervalMs: 200, message: `${routerUrl}/readyz to answer 200` }).catch((err: Error) => {
+    }, { timeoutMs: readyTimeoutMs, intervalMs: 200, message: `${routerUrl}/readyz to answer 200`, signal: opts.signal }).catch((err: Error) => {
+      if (opts.signal?.aborted) throw new Error('start-up aborted');
       throw new Error(`${err.message}\nlast router output:\n${router.tail(20)}`);
     });
   } catch (err) {
     await stop();
-    throw err;
+    throw opts.signal?.aborted ? new Error('start-up aborted') : err;
+  } finally {
+    opts.signal?.removeEventListener('abort', abort);
   }
   started = true;
   for (const p of all) {

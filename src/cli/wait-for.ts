@@ -3,6 +3,8 @@ export interface WaitOptions {
   intervalMs?: number;
   /** What was being waited for; leads the timeout error. */
   message?: string;
+  /** Stops the wait early (rejects) when aborted. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -18,6 +20,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, opts: WaitOptions 
   let last: unknown = undefined;
   let lastError: unknown = undefined;
   for (;;) {
+    if (opts.signal?.aborted) throw new Error(`stopped waiting for ${opts.message ?? 'condition'}: aborted`);
     try {
       const value = await check();
       if (value) return value as NonNullable<T>;

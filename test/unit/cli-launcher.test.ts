@@ -104,4 +104,24 @@ describe('launchCluster', () => {
       await tc.cleanup();
     }
   });
+
+  it('an abort during start-up stops every child promptly', async () => {
+    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 1, overrides: { replication: { writeQuorum: 1 } } });
+    try {
+      const ac = new AbortController();
+      const launched = launchCluster({
+        configPath: tc.path, config: tc.config, logDir: join(tc.dir, 'logs'), entry: fake, env: { FAKE_NEVER_READY: '1' }, readyTimeoutMs: 30_000, signal: ac.signal,
+        onLine: (name, line) => {
+          if (name === 'router' && line.includes('listening')) ac.abort();
+        },
+      });
+      const t0 = Date.now();
+      await expect(launched).rejects.toThrow(/start-up aborted/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      await expect(fetch(tc.routerUrl)).rejects.toThrow();
+      await expect(fetch(tc.nodeUrls.s0a!)).rejects.toThrow();
+    } finally {
+      await tc.cleanup();
+    }
+  });
 });

@@ -78,6 +78,13 @@ describe('waitFor', () => {
     await expect(waitFor(() => { throw new Error('still down'); }, { timeoutMs: 60, intervalMs: 10, message: 'the node' }))
       .rejects.toThrow(/timed out after 60 ms waiting for the node \(last error: still down\)/);
   });
+  it('stops early when its signal is aborted', async () => {
+    const ac = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 20);
+    await expect(waitFor(() => false, { timeoutMs: 5000, intervalMs: 5, message: 'never', signal: ac.signal })).rejects.toThrow(/stopped waiting for never: aborted/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
   it('reports the last value on timeout', async () => {
     await expect(waitFor(() => 0, { timeoutMs: 30, intervalMs: 10 })).rejects.toThrow(/last value: 0/);
   });

@@ -29,8 +29,10 @@ export const command: Command = {
     // Signals during start-up must not leave children behind either.
     let signalled: NodeJS.Signals | null = null;
     let wake: () => void = () => {};
+    const startup = new AbortController();
     const onSignal = (sig: NodeJS.Signals) => {
       signalled = sig;
+      startup.abort();
       wake();
     };
     process.on('SIGINT', onSignal);
@@ -43,6 +45,7 @@ export const command: Command = {
           config,
           logDir,
           logLevel: typeof values['log-level'] === 'string' ? values['log-level'] : undefined,
+          signal: startup.signal,
           onLine: (name, line) => {
             const shown = terminalLine(name, line);
             if (shown !== null) say(shown);
@@ -53,12 +56,12 @@ export const command: Command = {
           },
         });
       } catch (err) {
+        if (signalled) {
+          say(`tessera cluster: ${signalled} during start-up, stopped`);
+          return EXIT.ok;
+        }
         say(`tessera cluster: start-up failed: ${(err as Error).message}`);
         return EXIT.failed;
-      }
-      if (signalled) {
-        await cluster.stop();
-        return EXIT.ok;
       }
       process.stdout.write(`router: ${cluster.routerUrl}\n`);
       await new Promise<void>((r) => {
