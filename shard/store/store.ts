@@ -537,12 +537,17 @@ export class Store {
     return (this.#q.walPage.all(since, limit) as LogRow[]).map(toEntry);
   }
 
+  /** Trims the WAL when enough entries may go (cheap to call after every commit). */
   trim(minChunk = Math.min(1000, Math.ceil(this.#retention / 10))): number {
-    return this.#tx(() => {
+    const plan = () => {
       const meta = this.meta();
       const last = this.last(meta);
       const commitSeq = this.#commitSeq(meta, last.seq);
-      const upTo = planTrim({ baseSeq: meta.baseSeq, lastSeq: last.seq, commitSeq, keep: this.#keep, retention: this.#retention, minChunk });
+      return { meta, commitSeq, upTo: planTrim({ baseSeq: meta.baseSeq, lastSeq: last.seq, commitSeq, keep: this.#keep, retention: this.#retention, minChunk }) };
+    };
+    if (plan().upTo === null) return 0; // the common case: no transaction at all
+    return this.#tx(() => {
+      const { meta, commitSeq, upTo } = plan();
       if (upTo === null) return 0;
       // Trimmed entries count as committed from now on (replicate rule 3).
       if (commitSeq > meta.commitSeq) this.#setMeta({ commitSeq });
