@@ -119,6 +119,51 @@ describe('router over a 3x3 cluster', () => {
     expect(stale.body.error).toBe('conflict');
   });
 
+  it('serves queries, db info, reads and _changes across shards', async () => {
+    expect((await call('PUT', '/v1/db/q')).status).toBe(201);
+    expect((await call('PUT', '/v1/db/q')).status).toBe(200); // exists on every shard: a no-op
+    const docs = Array.from({ length: 24 }, (_, i) => ({ id: `q${String(i).padStart(2, '0')}`, data: { n: i, even: i % 2 === 0 }, tags: i % 3 === 0 ? ['three'] : ['other'], content: i === 7 ? 'a lonely walrus' : 'plain text' }));
+    const bulk = await call('POST', '/v1/db/q/_bulk_docs', { docs });
+    expect(bulk.body.every((r: { ok?: boolean }) => r.ok)).toBe(true);
+    expect(new Set(docs.map((d) => shardFor(d.id, SHARDS))).size).toBe(SHARDS);
+
+    const info = await call('GET', '/v1/db/q');
+    expect(info.body).toMatchObject({ db: 'q', docCount: 24, deletedCount: 0 });
+    expect((await call('GET', '/v1/db')).body.dbs).toEqual(expect.arrayContaining(['q', 't']));
+
+    const fields = await call('POST', '/v1/db/q/_find/fields', { equalsMap: { even: true }, numericField: 'n', min: 4, max: 10, skip: 1, limit: 2 });
+    expect(fields.body).toMatchObject({ total: 4, items: [{ id: 'q06' }, { id: 'q08' }] });
+    const tags = await call('POST', '/v1/db/q/_find/tags', { allOf: ['three'] });
+    expect(tags.body.items.map((d: Doc) => d.id)).toEqual(['q00', 'q03', 'q06', 'q09', 'q12', 'q15', 'q18', 'q21']);
+    const found = await call('GET', '/v1/db/q/_search?q=walrus');
+    expect(found.body.items.map((d: Doc) => d.id)).toEqual(['q07']);
+
+    for (const mode of ['primary', 'any', 'quorum']) {
+      const r = await call('GET', `/v1/db/q/docs/q05?read=${mode}`);
+      expect(r.status, mode).toBe(200);
+      expect(r.body.data.n).toBe(5);
+    }
+
+    // _changes in pages of 5 gives every doc once; the cursor is opaque.
+    const changed: string[] = [];
+    let since: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const r = await call('GET', `/v1/db/q/_changes?limit=5${since ? `&since=${since}` : ''}`);
+      expect(r.status).toBe(200);
+      if (r.body.results.length === 0) break;
+      changed.push(...r.body.results.map((c: { id: string }) => c.id));
+      since = r.body.last;
+    }
+    expect([...changed].sort()).toEqual(docs.map((d) => d.id));
+    // A long poll from the end returns once a new change commits.
+    const waiting = call('GET', `/v1/db/q/_changes?feed=longpoll&timeout=10000&since=${since}`);
+    const put = await call('PUT', '/v1/db/q/docs/late', { data: {} });
+    expect(put.status).toBe(201);
+    const polled = await waiting;
+    expect(polled.body.results.map((c: { id: string }) => c.id)).toEqual(['late']);
+    expect(polled.ms).toBeLessThan(10_000);
+  });
+
   it('keeps writing with one replica of a shard SIGKILLed, and the replica catches up after a restart', async () => {
     const victim = cluster.shardNodes(0)[2]!;
     await cluster.nodes[victim]!.kill('SIGKILL');
