@@ -39,7 +39,7 @@ export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxDocBytes + BODY_SLACK_BYTES,
     // Long ids must reach the schema (a clear 400), not fastify's router (414).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // Errors fastify raises before routing (e.g. an even longer param) get our shape too.
     frameworkErrors: (err, _req, reply) => {
       void (reply as FastifyReply).code(400).send(new TesseraError('bad_request', err.message).toBody());

@@ -7,6 +7,8 @@ import { EXIT, type Command } from '../main.ts';
 // (DESIGN §2): one shard node. Loaded on demand, so other commands never
 // open SQLite.
 
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export const command: Command = {
   summary: 'run one shard node (--config F --node ID [--data DIR] [--host H] [--log-level L])',
   options: {
@@ -31,8 +33,15 @@ export const command: Command = {
       return EXIT.usage;
     }
     const host = (typeof values.host === 'string' ? values.host : undefined) ?? (process.env.TESSERA_HOST || undefined);
+    const level = typeof values['log-level'] === 'string' ? values['log-level'] : process.env.TESSERA_LOG_LEVEL;
+    if (level !== undefined && level !== '' && !LEVELS.includes(level)) {
+      process.stderr.write(`tessera shard: --log-level must be one of ${LEVELS.join(', ')}\n`);
+      return EXIT.usage;
+    }
     const { runShard } = await import('../../../shard/main.ts');
     const sync = process.env.TESSERA_SQLITE_SYNCHRONOUS?.toUpperCase();
+    // Start-up failures (port taken, a data dir of another node) are reported
+    // in one line, not as a stack trace.
     return runShard({
       config,
       nodeId,
@@ -41,6 +50,9 @@ export const command: Command = {
       ...(typeof values['log-level'] === 'string' ? { logLevel: values['log-level'] } : {}),
       groupCommit: process.env.TESSERA_GROUP_COMMIT !== '0',
       ...(sync === 'NORMAL' || sync === 'OFF' || sync === 'FULL' ? { synchronous: sync } : {}),
+    }).catch((err: unknown) => {
+      process.stderr.write(`tessera shard: cannot start node ${nodeId}: ${(err as Error).message}\n`);
+      return EXIT.failed;
     });
   },
 };
