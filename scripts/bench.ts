@@ -2,7 +2,10 @@
 // starts a throw-away local cluster per topology (1 shard × 3 nodes, then
 // 3 × 3) on free loopback ports with temp data dirs, runs `tessera bench`'s
 // load generator against each, prints one comparison table, and stops
-// everything (also on Ctrl-C and on failure).
+// everything (also on Ctrl-C and on failure). With --failover, each
+// topology also gets a failover run: write load while shard 0's primary is
+// SIGKILLed, reporting the election time, the unavailability window of that
+// shard and the acknowledged writes lost (must be 0).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,13 +17,16 @@ import { launchCluster, type RunningCluster } from '../src/cli/launcher.ts';
 import { runBench } from '../src/cli/bench-runner.ts';
 import { resultsTable, type BenchOp, type BenchResult } from '../src/cli/bench-stats.ts';
 import { terminalLine } from '../src/cli/log-filter.ts';
+import { runFailoverBench, type FailoverBenchResult } from '../src/cli/bench-failover.ts';
+import { renderTable } from '../src/cli/table.ts';
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     clients: { type: 'string', default: '64' },
-    op: { type: 'string', default: 'write' },
+    op: { type: 'string', default: 'write,read' },
     topologies: { type: 'string', default: '1x3,3x3' },
+    failover: { type: 'boolean', default: false },
   },
 });
 const durationS = Number(values.duration);
@@ -32,7 +38,7 @@ const topologies = values.topologies.split(',').map((t) => {
   return { label: t, shards: Number(m[1]), nodesPerShard: Number(m[2]) };
 });
 if (!(durationS > 0) || !(clients > 0) || !ops.every((o) => ['write', 'read', 'mixed'].includes(o))) {
-  process.stderr.write('usage: tsx scripts/bench.ts [--duration S] [--clients N] [--op write,read,mixed] [--topologies 1x3,3x3]\n');
+  process.stderr.write('usage: tsx scripts/bench.ts [--duration S] [--clients N] [--op write,read,mixed] [--topologies 1x3,3x3] [--failover]\n');
   process.exit(2);
 }
 
@@ -53,6 +59,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const results: BenchResult[] = [];
+const failovers: Array<{ label: string } & FailoverBenchResult> = [];
 try {
   for (const topo of topologies) {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
@@ -81,9 +88,27 @@ try {
         label: topo.label, db: `bench_${op}`, onProgress: (l) => say(`  ${l}`),
       }));
     }
+    if (values.failover) {
+      say(`bench: ${topo.label} failover run, ${clients} clients, ${durationS} s`);
+      const f = await runFailoverBench({
+        routerUrl: current.cluster.routerUrl, shardCount: topo.shards, shard: 0, nodes: current.cluster.nodes,
+        clients, durationMs: durationS * 1000, onProgress: (l) => say(`  ${l}`),
+      });
+      failovers.push({ label: topo.label, ...f });
+      for (const v of f.lostExamples) say(`  LOST ${v}`);
+    }
     await cleanup();
   }
   process.stdout.write(`\n${resultsTable(results, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)}`);
+  if (failovers.length > 0) {
+    const ms = (v: number | null) => (v === null ? '-' : String(v));
+    process.stdout.write(`\nfailover runs (shard 0's primary SIGKILLed a third of the way in):\n${renderTable(
+      [{ header: 'RUN' }, { header: 'KILLED' }, { header: 'NEW PRIMARY' }, { header: 'ELECTION MS', align: 'right' }, { header: 'UNAVAILABLE MS', align: 'right' },
+        { header: 'ACKED', align: 'right' }, { header: 'FAILED', align: 'right' }, { header: 'LOST', align: 'right' }],
+      failovers.map((f) => [f.label, f.killed ?? '-', f.newPrimary ?? '-', ms(f.electionMs), ms(f.unavailableMs), String(f.acked), String(f.failed), String(f.lost)]),
+    )}`);
+    if (failovers.some((f) => f.lost > 0 || f.newPrimary === null)) process.exitCode = 1;
+  }
 } catch (err) {
   say(`bench: failed: ${(err as Error).message}`);
   process.exitCode = 1;
