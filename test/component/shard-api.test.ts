@@ -135,6 +135,7 @@ describe('documents: revision rules over HTTP', () => {
     const again = await call(p, 'PUT', '/v1/db/d/docs/x', { data: { v: 'back' } });
     expect(again.status).toBe(201);
     expect(again.body.rev).toMatch(/^4-/);
+    expect(await call(p, 'PUT', '/v1/db/d/docs/x', { data: { v: 'back' } })).toMatchObject({ status: 201, body: again.body });
     expect(await call(p, 'DELETE', '/v1/db/d/docs/missing?rev=1-abc')).toMatchObject({ status: 404 });
   });
 
