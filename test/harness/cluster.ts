@@ -4,6 +4,9 @@ import { ManagedProcess, type ProcessSpec } from '../../src/cli/managed-process.
 import { waitFor } from '../../src/cli/wait-for.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 import type { TestConfig } from './test-config.ts';
+import type { ClusterInfo } from '../../src/cli/cluster-table.ts';
+
+export type { ClusterInfo };
 
 export interface ClusterOptions {
   /** Extra env for every child (e.g. { TESSERA_GROUP_COMMIT: '0' }). */
@@ -32,6 +35,8 @@ export interface TestCluster {
   client(nodeId: string): NodeClient;
   /** GET /v1/_replication/state of one node (throws when unreachable). */
   nodeState(nodeId: string, timeoutMs?: number): Promise<NodeState>;
+  /** GET /v1/_cluster from the router (throws on a non-200 answer). */
+  clusterInfo(): Promise<ClusterInfo>;
   /** Ids of a shard's nodes in config order. */
   shardNodes(shard: number): string[];
   /** Kills every child, closes proxies and clients, removes the temp folder. Safe to call twice. */
@@ -137,6 +142,12 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
     client,
     nodeState: async (nodeId, timeoutMs = 2000) =>
       (await client(nodeId).json<NodeState>({ path: '/v1/_replication/state', timeoutMs })).body,
+    clusterInfo: async () => {
+      const res = await fetch(`${tc.routerUrl}/v1/_cluster`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as ClusterInfo;
+      if (res.status !== 200) throw new Error(`GET /v1/_cluster answered ${res.status}: ${JSON.stringify(body)}`);
+      return body;
+    },
     shardNodes: (shard) => tc.config.shards[shard]?.nodes.map((n) => n.id) ?? [],
     dispose,
   };

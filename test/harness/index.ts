@@ -5,5 +5,5 @@ export { waitFor, type WaitOptions } from '../../src/cli/wait-for.ts';
 export { ManagedProcess, startProcess, describeExit, TESSERA_BIN, LISTENING_PATTERN, type ProcessSpec, type ExitInfo } from '../../src/cli/managed-process.ts';
 export { RingBuffer } from '../../src/cli/ring-buffer.ts';
 export { writeTestConfig, TEST_REPLICATION, TEST_SECRET, type TestConfig, type TestConfigOptions } from './test-config.ts';
-export { startCluster, nodeProcess, routerProcess, type TestCluster, type ClusterOptions } from './cluster.ts';
+export { startCluster, nodeProcess, routerProcess, type TestCluster, type ClusterOptions, type ClusterInfo } from './cluster.ts';
 export { TcpProxy } from './tcp-proxy.ts';
