@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../src/errors.ts';
 import type { DocBody } from '../../src/doc/rev.ts';
 import { DB_NAME_PATTERN, DOC_ID_PATTERN } from '../../src/doc/names.ts';
-import type { Store, GroupCommit, WriteResult, BulkDoc, FieldsQuery, TagsQuery } from '../store/index.ts';
+import type { Store, GroupCommit, WriteResult, BulkDoc, BulkItem, FieldsQuery, TagsQuery } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
 import { writeGuard } from './write-headers.ts';
 
@@ -79,7 +79,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     return body;
   };
 
-  const send = <B>(req: FastifyRequest, reply: FastifyReply, r: WriteResult<B>, stamped: boolean): FastifyReply => {
+  const send = <B>(reply: FastifyReply, r: WriteResult<B>, stamped: boolean): FastifyReply => {
     reply.status(r.status);
     return reply.send(stamped ? { ...r.body, entries: r.entries } : r.body);
   };
@@ -90,12 +90,12 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   app.put<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req, reply) => {
     const { guard, stamped } = writeGuard(req, store);
-    return send(req, reply, await commit.run(() => store.createDb(req.params.db, guard)), stamped);
+    return send(reply, await commit.run(() => store.createDb(req.params.db, guard)), stamped);
   });
 
   app.delete<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req, reply) => {
     const { guard, stamped } = writeGuard(req, store);
-    return send(req, reply, await commit.run(() => store.deleteDb(req.params.db, guard)), stamped);
+    return send(reply, await commit.run(() => store.deleteDb(req.params.db, guard)), stamped);
   });
 
   app.get<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req) => store.dbInfo(req.params.db));
@@ -114,7 +114,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       const rev = revOf(req, req.body.rev);
       const r = await commit.run(() => store.putDoc(req.params.db, id, rev, body, guard));
       reply.header('location', `/v1/db/${req.params.db}/docs/${encodeURIComponent(id)}`);
-      return send(req, reply, r, stamped);
+      return send(reply, r, stamped);
     },
   );
 
@@ -125,7 +125,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       const { guard, stamped } = writeGuard(req, store);
       const body = docBodyOf(req, req.body);
       const rev = revOf(req, req.body.rev);
-      return send(req, reply, await commit.run(() => store.putDoc(req.params.db, req.params.id, rev, body, guard)), stamped);
+      return send(reply, await commit.run(() => store.putDoc(req.params.db, req.params.id, rev, body, guard)), stamped);
     },
   );
 
@@ -136,7 +136,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       const { guard, stamped } = writeGuard(req, store);
       const rev = revOf(req, req.query.rev);
       if (rev === undefined) throw errors.badRequest('querystring.rev: a delete needs the current rev (?rev= or If-Match)', { path: 'querystring.rev' });
-      return send(req, reply, await commit.run(() => store.deleteDoc(req.params.db, req.params.id, rev, guard)), stamped);
+      return send(reply, await commit.run(() => store.deleteDoc(req.params.db, req.params.id, rev, guard)), stamped);
     },
   );
 
@@ -167,23 +167,20 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
-      const tooBig = new Set<number>();
-      req.body.docs.forEach((d, i) => {
-        if (d.deleted !== true && d.data === undefined) tooBig.add(-1 - i);
-        else if (d.deleted !== true && Buffer.byteLength(JSON.stringify({ data: d.data, tags: d.tags, content: d.content })) > maxDocBytes) tooBig.add(i);
+      const docs = req.body.docs.map((d) => ({ ...d, id: d.id ?? deps.newId() }));
+      // Docs refused before the store sees them keep their place in the answer.
+      const refused = docs.map((d): BulkItem | null => {
+        if (d.deleted === true) return null;
+        if (d.data === undefined) return { id: d.id, error: 'bad_request', reason: 'data is required unless deleted' };
+        if (Buffer.byteLength(JSON.stringify({ data: d.data, tags: d.tags, content: d.content })) > maxDocBytes) {
+          return { id: d.id, error: 'payload_too_large', reason: `document exceeds ${maxDocBytes} bytes` };
+        }
+        return null;
       });
-      const ids = req.body.docs.map((d) => d.id ?? deps.newId());
-      const accepted = req.body.docs.map((d, i) => ({ ...d, id: ids[i] })).filter((_, i) => !tooBig.has(i) && !tooBig.has(-1 - i));
-      const r = await commit.run(() => store.bulk(req.params.db, accepted, deps.newId, guard));
-      // Put refused docs back in request order.
-      const results = [];
+      const r = await commit.run(() => store.bulk(req.params.db, docs.filter((_, i) => refused[i] === null), deps.newId, guard));
       let k = 0;
-      for (let i = 0; i < req.body.docs.length; i++) {
-        if (tooBig.has(i)) results.push({ id: ids[i]!, error: 'payload_too_large', reason: `document exceeds ${maxDocBytes} bytes` });
-        else if (tooBig.has(-1 - i)) results.push({ id: ids[i]!, error: 'bad_request', reason: 'data is required unless deleted' });
-        else results.push(r.body.results[k++]!);
-      }
-      return send(req, reply, { ...r, body: { ...r.body, results } }, stamped);
+      const results = refused.map((item) => item ?? r.body.results[k++]!);
+      return send(reply, { ...r, body: { ...r.body, results } }, stamped);
     },
   );
 
