@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import Database, { type Database as Db, type Statement } from 'better-sqlite3';
+import Database, { type Database as Db } from 'better-sqlite3';
 import { TesseraError, errors } from '../../src/errors.ts';
 import type { DocBody } from '../../src/doc/rev.ts';
 import type { SeqTerm } from '../../src/log-match.ts';
@@ -9,6 +9,8 @@ import type {
 } from '../../src/protocol.ts';
 import { decideReplicate, decideVote, planTrim, planWrite, type Head, type WriteRequest } from '../rules/index.ts';
 import { migrate } from './schema.ts';
+import { prepare, type Statements } from './statements.ts';
+import { snapshotLines } from './snapshot-reader.ts';
 import { matchesFields, matchesTags, type FieldsQuery, type TagsQuery } from './query-match.ts';
 
 // The node's durable state behind one better-sqlite3 connection. Every public
@@ -97,7 +99,7 @@ export class Store {
   readonly #db: Db;
   readonly #now: () => number;
   readonly #retention: number;
-  readonly #q: ReturnType<typeof prepare>;
+  readonly #q: Statements;
   /** The primary's lastSeq as last heard (memory only: unknown after a restart). */
   #primaryLastSeq: number | null = null;
   /** Lowest seq an in-sync replica still needs (x-tessera-keep); null = commitSeq. */
@@ -560,35 +562,9 @@ export class Store {
     });
   }
 
-  /**
-   * Every db and document (tombstones included) at one seq, then `end`. A
-   * second read-only connection holds one read transaction for the whole
-   * stream, so writes go on meanwhile and the stream stays consistent.
-   */
-  *snapshotLines(): Generator<string> {
-    const reader = new Database(this.path, { readonly: true });
-    try {
-      reader.exec('BEGIN');
-      const metaRows = new Map((reader.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
-      const lastRow = reader.prepare('SELECT seq, term FROM log ORDER BY seq DESC LIMIT 1').get() as SeqTerm | undefined;
-      const end = lastRow ?? { seq: Number(metaRows.get('baseSeq')), term: Number(metaRows.get('baseTerm')) };
-      let dbs = 0;
-      let docs = 0;
-      for (const row of reader.prepare('SELECT name FROM dbs ORDER BY name').iterate() as IterableIterator<{ name: string }>) {
-        dbs++;
-        yield `${JSON.stringify({ type: 'db', name: row.name })}\n`;
-      }
-      const docRows = reader.prepare('SELECT db, body, seq, parent_rev, created FROM docs ORDER BY db, id')
-        .iterate() as IterableIterator<{ db: string; body: string; seq: number; parent_rev: string | null; created: number }>;
-      for (const row of docRows) {
-        docs++;
-        yield `{"type":"doc","db":${JSON.stringify(row.db)},"seq":${row.seq},"parentRev":${JSON.stringify(row.parent_rev)},"created":${row.created === 1},"doc":${row.body}}\n`;
-      }
-      yield `${JSON.stringify({ type: 'end', seq: end.seq, term: end.term, docs, dbs })}\n`;
-      reader.exec('COMMIT');
-    } finally {
-      reader.close();
-    }
+  /** The NDJSON snapshot of this node (see snapshot-reader.ts). */
+  snapshotLines(): Generator<string> {
+    return snapshotLines(this.path);
   }
 
   /** Replaces everything with a snapshot, all or nothing (shard/DESIGN.md). */
@@ -724,56 +700,4 @@ function docBody(d: BulkDoc): DocBody {
 
 function toEntry(r: LogRow): LogEntry {
   return { seq: r.seq, term: r.term, op: r.op, db: r.db, id: r.id, rev: r.rev, doc: r.doc === null ? null : (JSON.parse(r.doc) as Doc), ts: r.ts };
-}
-
-function prepare(db: Db) {
-  const p = (sql: string): Statement => db.prepare(sql);
-  return {
-    allMeta: p('SELECT key, value FROM meta'),
-    getMeta: p('SELECT value FROM meta WHERE key = ?'),
-    setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-    lastEntry: p('SELECT seq, term FROM log ORDER BY seq DESC LIMIT 1'),
-    termAt: p('SELECT term FROM log WHERE seq = ?'),
-    tailFrom: p('SELECT seq, term FROM log WHERE seq >= ? ORDER BY seq'),
-    insertLog: p('INSERT INTO log (seq, term, op, db, id, rev, doc, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    walPage: p('SELECT seq, term, op, db, id, rev, doc, ts FROM log WHERE seq > ? ORDER BY seq LIMIT ?'),
-    entriesAfter: p('SELECT seq, term, op, db, id, rev, doc, ts FROM log WHERE seq > ? ORDER BY seq'),
-    deleteLogAfter: p('DELETE FROM log WHERE seq > ?'),
-    deleteLogUpTo: p('DELETE FROM log WHERE seq <= ?'),
-    copyToRollback: p(`INSERT INTO rollback (seq, term, op, db, id, rev, doc, ts, rolled_back_at, by_term)
-      SELECT seq, term, op, db, id, rev, doc, ts, ?, ? FROM log WHERE seq > ? ORDER BY seq`),
-    rollbackCount: p('SELECT count(*) AS n FROM rollback'),
-    rollbackRows: p('SELECT * FROM rollback ORDER BY rid'),
-    getDb: p('SELECT seq FROM dbs WHERE name = ?'),
-    listDbs: p('SELECT name FROM dbs ORDER BY name'),
-    insertDb: p('INSERT INTO dbs (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq'),
-    deleteDb: p('DELETE FROM dbs WHERE name = ?'),
-    dbCounts: p('SELECT sum(deleted = 0) AS live, sum(deleted = 1) AS dead, max(seq) AS seq FROM docs WHERE db = ?'),
-    getHead: p('SELECT rowid, rev, deleted, body, seq, parent_rev, created FROM docs WHERE db = ? AND id = ?'),
-    upsertDoc: p(`INSERT INTO docs (db, id, rev, deleted, body, seq, parent_rev, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (db, id) DO UPDATE SET rev = excluded.rev, deleted = excluded.deleted, body = excluded.body,
-        seq = excluded.seq, parent_rev = excluded.parent_rev, created = excluded.created
-      RETURNING rowid`),
-    deleteDoc: p('DELETE FROM docs WHERE db = ? AND id = ?'),
-    deleteDocsOfDb: p('DELETE FROM docs WHERE db = ?'),
-    upsertRevision: p(`INSERT INTO revisions (db, id, rev, seq, deleted, body, parent_rev, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (db, id, rev) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, body = excluded.body,
-        parent_rev = excluded.parent_rev, created = excluded.created`),
-    getRevision: p('SELECT body FROM revisions WHERE db = ? AND id = ? AND rev = ?'),
-    newestRevision: p('SELECT rev, deleted, body, seq, parent_rev, created FROM revisions WHERE db = ? AND id = ? ORDER BY seq DESC LIMIT 1'),
-    deleteRevisionsAfter: p('DELETE FROM revisions WHERE seq > ?'),
-    deleteRevisionsOfDb: p('DELETE FROM revisions WHERE db = ?'),
-    insertFts: p('INSERT INTO docs_fts (rowid, content) VALUES (?, ?)'),
-    deleteFts: p('DELETE FROM docs_fts WHERE rowid = ?'),
-    deleteFtsOfDb: p('DELETE FROM docs_fts WHERE rowid IN (SELECT rowid FROM docs WHERE db = ?)'),
-    countLive: p('SELECT count(*) AS n FROM docs WHERE db = ? AND deleted = 0'),
-    pageLive: p('SELECT id, body FROM docs WHERE db = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ? OFFSET ?'),
-    pageAll: p('SELECT id, body FROM docs WHERE db = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?'),
-    scanLive: p('SELECT body FROM docs WHERE db = ? AND deleted = 0 ORDER BY id'),
-    searchCount: p(`SELECT count(*) AS n FROM docs_fts JOIN docs d ON d.rowid = docs_fts.rowid
-      WHERE docs_fts MATCH ? AND d.db = ? AND d.deleted = 0`),
-    searchPage: p(`SELECT d.body FROM docs_fts JOIN docs d ON d.rowid = docs_fts.rowid
-      WHERE docs_fts MATCH ? AND d.db = ? AND d.deleted = 0 ORDER BY docs_fts.rank, d.id LIMIT ? OFFSET ?`),
-    changes: p('SELECT id, rev, deleted, seq FROM docs WHERE db = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
-  };
 }
