@@ -53,6 +53,11 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     readQuorum: config.replication.readQuorum,
     metrics: deps.metrics,
   };
+  // Long polls would hold shutdown for up to a minute: answer them now.
+  app.addHook('preClose', async () => {
+    ctx.closing = true;
+    for (const rt of deps.shards.list) rt.releaseLongPolls();
+  });
   // Bulk bodies may carry many documents: the node accepts up to 16 at the size limit.
   app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16));
   app.register(operatorRoutes(ctx, config.replication));

@@ -214,7 +214,9 @@ export class ReplicaStream {
         this.mode = 'snapshot';
         return;
       }
-      const matchTerm = outcome.seq === 0 ? 0 : primary.entries.find((e) => e.seq === outcome.seq)?.term;
+      // The replica's own last entry (or its base, when its log is empty) carries the term too.
+      const matchTerm = outcome.seq === 0 ? 0
+        : primary.entries.find((e) => e.seq === outcome.seq)?.term ?? (outcome.seq === st.lastSeq ? st.lastTerm : undefined);
       if (matchTerm === undefined) {
         this.mode = 'snapshot';
         return;
@@ -318,10 +320,20 @@ export class ReplicaStream {
       const text = await res.body.text();
       if (res.statusCode >= 400) throw fromBody(safeJson(text), res.statusCode);
       this.#d.metrics?.snapshots.inc({ ...labels, outcome: 'ok' });
-      log.info({ shard: host.shardId, node: this.nodeId }, 'snapshot installed');
-      // The replica's log now starts at the snapshot's seq: probe finds the match there.
-      this.mode = 'probe';
-      this.matchSeq = null;
+      // The install answers the replica's state: an empty log based at the snapshot's (seq, term),
+      // which is a point of the primary's own log — the new match point.
+      const st = safeJson(text) as Partial<NodeState>;
+      log.info({ shard: host.shardId, node: this.nodeId, seq: st.lastSeq }, 'snapshot installed');
+      if (typeof st.lastSeq === 'number' && typeof st.lastTerm === 'number' && st.lastSeq === (st.oldestSeq ?? 0) - 1) {
+        this.matchSeq = st.lastSeq;
+        this.matchTerm = st.lastTerm;
+        this.replicaLastSeq = st.lastSeq;
+        this.mode = 'replicate';
+        host.onProgress();
+      } else {
+        this.mode = 'probe';
+        this.matchSeq = null;
+      }
     } catch (err) {
       this.#d.metrics?.snapshots.inc({ ...labels, outcome: 'failed' });
       if (err instanceof TesseraError) throw err;

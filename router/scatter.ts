@@ -19,6 +19,8 @@ export interface RouterContext {
   writeTimeoutMs: number;
   readQuorum: number;
   metrics?: RouterMetrics;
+  /** Set when the server starts closing: long polls answer at once. */
+  closing?: boolean;
 }
 
 /** Largest page a node serves in one request (DESIGN §4 limit maximum). */
@@ -211,7 +213,7 @@ export async function changes(ctx: RouterContext, db: string, q: ChangesQuery, c
     }));
     const merged = mergeChanges(perShard, q.limit);
     const now = ctx.clock.now();
-    if (merged.results.length > 0 || q.feed !== 'longpoll' || now >= longpollEnd || closed()) {
+    if (merged.results.length > 0 || q.feed !== 'longpoll' || now >= longpollEnd || closed() || ctx.closing) {
       return { results: merged.results, last: encodeCursor(merged.cursor) };
     }
     for (let i = 0; i < since.length; i++) since[i] = merged.cursor[i]!;

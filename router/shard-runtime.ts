@@ -217,6 +217,15 @@ export class ShardRuntime implements StreamHost {
     };
   }
 
+  waitingLongPolls(): number {
+    return this.#commitListeners.size;
+  }
+
+  /** Ends every long poll now (shutdown: they re-check and answer with what they have). */
+  releaseLongPolls(): void {
+    for (const l of [...this.#commitListeners]) l();
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const w of [...this.#waiters]) this.#settle(w, false);

@@ -257,6 +257,41 @@ describe('router app: 503 shapes', () => {
   });
 });
 
+describe('router app: _changes long poll', () => {
+  it('answers an empty long poll at its timeout with the cursor unchanged', async () => {
+    const a = await setup();
+    const started = Date.now();
+    const res = await a.inject({ method: 'GET', url: '/v1/db/d/_changes?feed=longpoll&timeout=300' });
+    expect(res.statusCode).toBe(200);
+    expect(json(res).results).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    const again = await a.inject({ method: 'GET', url: `/v1/db/d/_changes?since=${json(res).last}` });
+    expect(again.statusCode).toBe(200);
+  });
+
+  it('releases a pending long poll when the server closes', async () => {
+    const a = await setup();
+    const started = Date.now();
+    const pending = a.inject({ method: 'GET', url: '/v1/db/d/_changes?feed=longpoll&timeout=30000' });
+    // Let the poll reach its wait; then close (as SIGTERM does).
+    await waitForCondition(() => shards!.list[0]!.waitingLongPolls() > 0);
+    const closing = a.close();
+    const res = await pending;
+    await closing;
+    app = null;
+    expect(res.statusCode).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+async function waitForCondition(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 describe('router app: operator routes', () => {
   it('serves healthz, readyz and the cluster table without the secret', async () => {
     const a = await setup();
