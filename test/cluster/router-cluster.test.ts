@@ -221,4 +221,15 @@ describe('router over a 3x3 cluster', () => {
       }
     }
   });
+
+  it('exits 0 on SIGTERM, even with a long poll open', async () => {
+    const poll = fetch(`${url}/v1/db/t/_changes?feed=longpoll&timeout=60000&since=${encodeURIComponent((await call('GET', '/v1/db/t/_changes?limit=1000')).body.last)}`)
+      .then((r) => r.status, () => 'closed');
+    const started = Date.now();
+    const exit = await cluster.router.stop(10_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(5000);
+    // Released with an answer if it was waiting; refused if SIGTERM beat it to the router (covered in-process by router-app).
+    expect([200, 'closed']).toContain(await poll);
+  });
 });
