@@ -5,6 +5,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.ts';
 import type { Doc } from '../../src/protocol.ts';
+import { Gauge, Registry } from 'prom-client';
 import { build } from '../../shard/app.ts';
 import { GroupCommit, Store } from '../../shard/store/index.ts';
 
@@ -62,6 +63,19 @@ describe('auth, probes and unknown routes', () => {
     }
     expect((await p.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ ok: true });
     expect((await p.app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ ready: true });
+  });
+
+  it('serves /metrics behind the secret when given a registry', async () => {
+    const store = new Store({ path: join(root, `m-${seq++}.db`), nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1' }, walRetention: 100 });
+    const registry = new Registry();
+    const gauge = new Gauge({ name: 'tessera_test_scrapes', help: 'scrapes', registers: [registry] });
+    let scrapes = 0;
+    const app = await build({ store, commit: new GroupCommit(store), config, registry, beforeScrape: () => gauge.set(++scrapes) });
+    nodes.push({ app, store });
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    const res = await app.inject({ method: 'GET', url: '/metrics', headers: auth });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('tessera_test_scrapes 1');
   });
 
   it('unknown routes are a JSON 404', async () => {
