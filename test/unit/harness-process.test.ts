@@ -13,10 +13,10 @@ import { ManagedProcess, RingBuffer, startProcess, waitFor } from '../harness/in
 let dir: string;
 const scripts = {
   ready: `
+    process.on('SIGTERM', () => { console.log('bye'); process.exit(0); });
     console.log('starting');
     console.error('a warning on stderr');
     console.log(JSON.stringify({ level: 30, msg: 'listening', url: 'http://127.0.0.1:1' }));
-    process.on('SIGTERM', () => { console.log('bye'); process.exit(0); });
     setInterval(() => {}, 1000);`,
   earlyExit: `
     console.log('loading config');
