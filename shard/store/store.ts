@@ -184,6 +184,9 @@ export class Store {
   }
 
   #setMeta(patch: Partial<Meta>): void {
+    // A new term means a new primary: what we heard of the old one's position
+    // says nothing about how far behind the new one we are.
+    if (patch.term !== undefined && patch.term !== this.#metaCache?.term) this.#primaryLastSeq = null;
     for (const [k, v] of Object.entries(patch)) {
       const value = v === null ? '' : typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
       this.#q.setMeta.run(k, value);

@@ -176,6 +176,10 @@ describe('Store: replicate', () => {
     expect(r.state().ready).toBe(false);
     ship(p, r, 1, { truncate: false, primaryLastSeq: 1 });
     expect(r.state().ready).toBe(true);
+    // A vote for a new term: the new primary's position is not known yet.
+    r.vote({ term: 2, candidateId: 'n3', lastTerm: 1, lastSeq: 1 });
+    expect(r.state().ready).toBe(false);
+    expect(r.notReadyReason()).toMatch(/not heard/);
   });
 
   /** Old primary n1 writes 2 entries no replica got; n2 is elected and writes. */
