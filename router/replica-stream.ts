@@ -126,7 +126,8 @@ export class ReplicaStream {
   }
 
   #onError(err: unknown): void {
-    const { log, host, nodeId } = { ...this.#d, nodeId: this.nodeId };
+    const { log, host } = this.#d;
+    const nodeId = this.nodeId;
     if (err instanceof TesseraError && err.code === 'gap') {
       // The replica's log diverges or is short: find the match point again.
       this.#gapsInARow++;

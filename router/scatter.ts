@@ -7,7 +7,8 @@ import { mergeAllDocs, mergeChanges, mergeFound, sumDbInfo, unionDbs, type Chang
 import { readPrimary, type ReadAnswer } from './reader.ts';
 import type { ShardRuntime } from './shard-runtime.ts';
 import type { Shards } from './shards.ts';
-import { writeToShard, type WriteResult } from './writer.ts';
+import { noPrimary, writeToShard, type WriteResult } from './writer.ts';
+import { UnreachableError } from '../src/http/client.ts';
 
 // Requests that span shards: fan out to every shard's primary, merge with the
 // pure functions of merge.ts. A scatter read needs every shard: one shard
@@ -53,12 +54,21 @@ async function get<T>(ctx: RouterContext, rt: ShardRuntime, path: string, until:
   return a.body as T;
 }
 
+/** A read-only POST (the _find queries) to the shard's primary. */
 async function post<T>(ctx: RouterContext, rt: ShardRuntime, path: string, body: unknown, until: number): Promise<T> {
-  const primary = rt.primary() ?? (await rt.refresh(Math.min(1000, until - ctx.clock.now())), rt.primary());
-  if (!primary) throw new TesseraError('no_primary', undefined, { outcome: 'not_applied', shard: rt.shardId }, { 'retry-after': '1' });
-  const res = await primary.client.raw({ method: 'POST', path, body, timeoutMs: Math.max(1, until - ctx.clock.now()) }).catch((err: unknown) => {
-    throw new TesseraError('no_primary', `The primary of shard ${rt.shardId} is unreachable: ${(err as Error).message}`, { outcome: 'not_applied', shard: rt.shardId }, { 'retry-after': '1' });
-  });
+  let primary = rt.primary();
+  if (!primary) {
+    await rt.refresh(Math.min(1000, Math.max(50, until - ctx.clock.now())));
+    primary = rt.primary();
+  }
+  if (!primary) throw noPrimary(rt.shardId);
+  let res;
+  try {
+    res = await primary.client.raw({ method: 'POST', path, body, timeoutMs: Math.max(1, until - ctx.clock.now()) });
+  } catch (err) {
+    if (err instanceof UnreachableError) throw noPrimary(rt.shardId, `The primary of shard ${rt.shardId} is unreachable`);
+    throw err;
+  }
   if (res.status >= 400) throw fromBody(res.body, res.status);
   return res.body as T;
 }
