@@ -50,9 +50,12 @@ export class ShardRuntime implements StreamHost {
   /** Lowest seq known to hold an entry of the view's term (Raft's commit rule), null = none known. */
   currentTermFrom: number | null = null;
   writesInFlight = 0;
+  /** Writes waiting at a pause. */
+  writesHeld = 0;
   #waiters: Waiter[] = [];
   #commitListeners = new Set<() => void>();
   #notifiedCommitSeq = 0;
+  #paused: { promise: Promise<void>; resolve: () => void } | null = null;
   #refreshing: Promise<void> | null = null;
   #stopped = false;
 
@@ -87,6 +90,45 @@ export class ShardRuntime implements StreamHost {
   /** The primary as the view knows it, or null (unknown, election pending). */
   primary(): ShardNode | null {
     return this.view.primaryId === null ? null : this.nodes.get(this.view.primaryId) ?? null;
+  }
+
+  /**
+   * Holds new writes (a manual switchover catches its target up while the
+   * shard takes no writes); writes already sent finish. Idempotent.
+   */
+  pauseWrites(): void {
+    if (this.#paused) return;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => { resolve = r; });
+    this.#paused = { promise, resolve };
+  }
+
+  resumeWrites(): void {
+    const p = this.#paused;
+    this.#paused = null;
+    p?.resolve();
+  }
+
+  get writesPaused(): boolean {
+    return this.#paused !== null;
+  }
+
+  /** Resolves true when writes may go (now or after a resume), false at `deadlineMs`. */
+  async writable(deadlineMs: number): Promise<boolean> {
+    while (this.#paused) {
+      const left = deadlineMs - this.#d.clock.now();
+      if (left <= 0) return false;
+      let timer: unknown;
+      const timeout = new Promise<void>((r) => { timer = this.#d.clock.setTimeout(r, left); });
+      this.writesHeld++;
+      try {
+        await Promise.race([this.#paused.promise, timeout]);
+      } finally {
+        this.writesHeld--;
+        this.#d.clock.clearTimeout(timer);
+      }
+    }
+    return true;
   }
 
   /** Feeds a node's state (or its silence) into the view: the hook for the health monitor. */
@@ -228,6 +270,7 @@ export class ShardRuntime implements StreamHost {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.resumeWrites();
     for (const w of [...this.#waiters]) this.#settle(w, false);
     for (const l of [...this.#commitListeners]) l();
     await Promise.all([...this.streams.values()].map((s) => s.stop()));

@@ -55,6 +55,7 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
   const required = rt.writeQuorum;
   for (let attempt = 0; ; attempt++) {
     const canRetry = attempt === 0;
+    if (!(await rt.writable(deadlineMs))) throw noPrimary(rt.shardId, `Writes to shard ${rt.shardId} are paused for a primary switchover`);
     let primary = rt.primary();
     if (!primary) {
       await rt.refresh(Math.min(1000, deadlineMs - clock.now()));

@@ -257,6 +257,30 @@ describe('router app: 503 shapes', () => {
   });
 });
 
+describe('router app: write pause (switchover hook)', () => {
+  it('holds writes while paused and sends them on resume', async () => {
+    const a = await setup();
+    const rt = shards!.list[0]!;
+    rt.pauseWrites();
+    const pending = a.inject({ method: 'PUT', url: '/v1/db/d/docs/held', payload: { data: {} } });
+    await waitForCondition(() => rt.writesHeld === 1);
+    expect(nodes[0]!.docs.has('held')).toBe(false);
+    rt.resumeWrites();
+    const res = await pending;
+    expect(res.statusCode).toBe(201);
+    expect(nodes[0]!.docs.has('held')).toBe(true);
+  });
+
+  it('answers 503 no_primary (not applied) when the pause outlasts the write deadline', async () => {
+    const a = await setup();
+    shards!.list[0]!.pauseWrites();
+    const res = await a.inject({ method: 'PUT', url: '/v1/db/d/docs/late', payload: { data: {} } });
+    expect(res.statusCode).toBe(503);
+    expect(json(res)).toMatchObject({ error: 'no_primary', outcome: 'not_applied' });
+    expect(nodes[0]!.docs.has('late')).toBe(false);
+  });
+});
+
 describe('router app: _changes long poll', () => {
   it('answers an empty long poll at its timeout with the cursor unchanged', async () => {
     const a = await setup();
