@@ -65,6 +65,9 @@ export class ManagedProcess {
   #running = false;
   #paused = false;
   #starts = 0;
+  #stopRequested = false;
+  /** Exits nobody asked for through this object (a crash, or a kill from outside). */
+  readonly unexpectedExits: Array<ExitInfo & { tail: string }> = [];
 
   constructor(spec: ProcessSpec) {
     this.spec = {
@@ -127,6 +130,7 @@ export class ManagedProcess {
     this.#starts++;
     this.readyInfo = undefined;
     this.#paused = false;
+    this.#stopRequested = false;
     const child = spawn(process.execPath, [this.spec.entry, ...this.spec.args], {
       cwd: this.spec.cwd,
       env: childEnv(this.spec.env),
@@ -160,7 +164,9 @@ export class ManagedProcess {
         this.#running = false;
         this.#paused = false;
         live.delete(this);
-        resolve({ code: code ?? (spawnError ? -1 : null), signal });
+        const info = { code: code ?? (spawnError ? -1 : null), signal };
+        if (!this.#stopRequested) this.unexpectedExits.push({ ...info, tail: this.tail(20) });
+        resolve(info);
       });
     });
 
@@ -172,6 +178,7 @@ export class ManagedProcess {
         if (settled) return;
         settled = true;
         onReadyLine = null;
+        this.#stopRequested = true;
         this.signal('SIGKILL');
         reject(new Error(`${this.name} not ready within ${this.spec.timeoutMs} ms; last output:\n${this.tail()}`));
       }, this.spec.timeoutMs);
@@ -215,6 +222,7 @@ export class ManagedProcess {
    */
   async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> {
     if (!this.#running) return this.#exited;
+    this.#stopRequested = true;
     this.signal(sig);
     if (this.#paused && sig !== 'SIGKILL') this.resume();
     return this.#exited;
@@ -223,6 +231,7 @@ export class ManagedProcess {
   /** SIGTERM, then SIGKILL if the child has not exited after `graceMs`. */
   async stop(graceMs = 5_000): Promise<ExitInfo> {
     if (!this.#running) return this.#exited;
+    this.#stopRequested = true;
     this.signal('SIGTERM');
     if (this.#paused) this.resume();
     let timer: NodeJS.Timeout | undefined;

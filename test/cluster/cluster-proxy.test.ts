@@ -59,5 +59,6 @@ describe('a cut link between the router and a node', () => {
     expect((await cluster.nodeState('s0b')).lastSeq).toBeLessThan(primary.lastSeq);
     cluster.proxies.s0b!.heal();
     await waitFor(async () => (await cluster.nodeState('s0b')).lastSeq === primary.lastSeq, { timeoutMs: 20_000, message: 's0b to catch up after the blackhole heals' });
+    expect(cluster.unexpectedExits()).toEqual([]);
   });
 });

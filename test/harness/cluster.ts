@@ -37,6 +37,12 @@ export interface TestCluster {
   nodeState(nodeId: string, timeoutMs?: number): Promise<NodeState>;
   /** GET /v1/_cluster from the router (throws on a non-200 answer). */
   clusterInfo(): Promise<ClusterInfo>;
+  /**
+   * Processes that exited without the test asking (crashes; also kills from
+   * outside the harness), with their last output. Assert it is empty to
+   * prove no process crashed.
+   */
+  unexpectedExits(): Array<{ name: string; code: number | null; signal: NodeJS.Signals | null; tail: string }>;
   /** Ids of a shard's nodes in config order. */
   shardNodes(shard: number): string[];
   /** Kills every child, closes proxies and clients, removes the temp folder. Safe to call twice. */
@@ -148,6 +154,7 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
       if (res.status !== 200) throw new Error(`GET /v1/_cluster answered ${res.status}: ${JSON.stringify(body)}`);
       return body;
     },
+    unexpectedExits: () => [router, ...Object.values(nodes)].flatMap((p) => p.unexpectedExits.map((e) => ({ name: p.name, ...e }))),
     shardNodes: (shard) => tc.config.shards[shard]?.nodes.map((n) => n.id) ?? [],
     dispose,
   };

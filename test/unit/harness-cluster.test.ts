@@ -64,7 +64,12 @@ describe('startCluster', () => {
       expect((await get(tc.nodeUrls.s1b!)).who).toBe('s1b');
       expect(cluster.shardNodes(1)).toEqual(['s1a', 's1b', 's1c']);
 
-      const pids = [cluster.router, ...Object.values(cluster.nodes)].map((p) => p.pid!);
+      expect(cluster.unexpectedExits()).toEqual([]);
+      process.kill(cluster.nodes.s0c!.pid!, 'SIGKILL');
+      await cluster.nodes.s0c!.exited;
+      expect(cluster.unexpectedExits().map((e) => `${e.name} ${e.signal}`)).toEqual(['s0c SIGKILL']);
+
+      const pids = [cluster.router, ...Object.values(cluster.nodes)].filter((p) => p.running).map((p) => p.pid!);
       await cluster.dispose();
       for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
       expect(existsSync(tc.dir)).toBe(false);

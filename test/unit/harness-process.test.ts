@@ -117,6 +117,20 @@ describe('ManagedProcess', () => {
     await waitFor(() => p.log.toArray().length + p.log.dropped > before + 2, { timeoutMs: 2000, message: 'ticks after resume' });
   });
 
+  it('records exits nobody asked for, and only those', async () => {
+    const p = await start('ready');
+    process.kill(p.pid!, 'SIGKILL');
+    await p.exited;
+    expect(p.unexpectedExits).toHaveLength(1);
+    expect(p.unexpectedExits[0]).toMatchObject({ code: null, signal: 'SIGKILL' });
+    expect(p.unexpectedExits[0]!.tail).toContain('listening');
+    await p.start();
+    await p.stop();
+    await p.restart();
+    await p.kill();
+    expect(p.unexpectedExits).toHaveLength(1);
+  });
+
   it('stop() ends a paused child too', async () => {
     const p = await start('ready');
     p.pause();
