@@ -138,7 +138,10 @@ export class ShardRuntime implements StreamHost {
     if (changed) this.#onViewChange();
     if (state !== null) {
       if (nodeId === this.view.primaryId && state.term === this.view.term) this.#notePrimaryPosition(state.lastSeq, state.lastTerm);
-      this.streams.get(nodeId)?.wake(true);
+      const stream = this.streams.get(nodeId);
+      stream?.wake(true);
+      const held = Math.max(state.lastSeq, stream?.matchSeq ?? 0);
+      this.#d.metrics?.lagEntries.set({ shard: String(this.shardId), node: nodeId }, nodeId === this.view.primaryId ? 0 : Math.max(0, this.primaryLastSeq - held));
     }
     this.#recount();
   }
