@@ -117,7 +117,6 @@ export class ReplicaStream {
           case 'heartbeat': await this.#replicate(true); break;
         }
         this.#backoffMs = 0;
-        this.reachable = true;
       } catch (err) {
         if (this.#stopped) break;
         this.#onError(err);
@@ -320,6 +319,7 @@ export class ReplicaStream {
       });
       const text = await res.body.text();
       if (res.statusCode >= 400) throw fromBody(safeJson(text), res.statusCode);
+      this.reachable = true;
       this.#d.metrics?.snapshots.inc({ ...labels, outcome: 'ok' });
       // The install answers the replica's state: an empty log based at the snapshot's (seq, term),
       // which is a point of the primary's own log — the new match point.
