@@ -110,30 +110,44 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
       },
     },
   }, async (req) => {
-    const lines = await readSnapshot(req.body as NodeJS.ReadableStream | undefined);
-    return store.installSnapshot(lines, Number(req.query.term), req.query.primaryId);
+    store.beginSnapshot();
+    try {
+      await stageSnapshot(req.body as NodeJS.ReadableStream | undefined, (chunk) => store.stageSnapshot(chunk));
+      return store.commitSnapshot(Number(req.query.term), req.query.primaryId);
+    } catch (err) {
+      store.abortSnapshot();
+      throw err;
+    }
   });
 }
 
-/** Parses an NDJSON snapshot; anything malformed refuses the whole install. */
-async function readSnapshot(body: NodeJS.ReadableStream | undefined): Promise<SnapshotLine[]> {
+const STAGE_CHUNK_LINES = 1000;
+
+/**
+ * Parses an NDJSON snapshot stream and hands it on in chunks, so memory stays
+ * bounded; anything malformed refuses the whole install.
+ */
+async function stageSnapshot(body: NodeJS.ReadableStream | undefined, stage: (chunk: SnapshotLine[]) => void): Promise<void> {
   if (!body || typeof (body as Readable).pipe !== 'function') throw errors.badRequest('body: expected an application/x-ndjson snapshot stream');
-  const lines: SnapshotLine[] = [];
+  let chunk: SnapshotLine[] = [];
   let n = 0;
   for await (const text of createInterface({ input: body as Readable, crlfDelay: Infinity })) {
     n++;
     if (text.trim() === '') continue;
-    let line: SnapshotLine;
+    let line: unknown;
     try {
-      line = JSON.parse(text) as SnapshotLine;
+      line = JSON.parse(text);
     } catch {
       throw errors.badRequest(`body line ${n}: not JSON`);
     }
-    if (lines.at(-1)?.type === 'end') throw errors.badRequest(`body line ${n}: data after the end line`);
     if (!isSnapshotLine(line)) throw errors.badRequest(`body line ${n}: not a snapshot line`);
-    lines.push(line);
+    chunk.push(line);
+    if (chunk.length >= STAGE_CHUNK_LINES) {
+      stage(chunk);
+      chunk = [];
+    }
   }
-  return lines;
+  stage(chunk);
 }
 
 function isSnapshotLine(l: unknown): l is SnapshotLine {

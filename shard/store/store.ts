@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import Database, { type Database as Db } from 'better-sqlite3';
+import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { TesseraError, errors } from '../../src/errors.ts';
 import type { DocBody } from '../../src/doc/rev.ts';
 import type { SeqTerm } from '../../src/log-match.ts';
@@ -109,6 +109,8 @@ export class Store {
   // dropped whenever a transaction or savepoint fails (its writes are undone).
   #metaCache: Meta | null = null;
   #lastCache: SeqTerm | null = null;
+  /** A streamed snapshot install in progress (staged in TEMP tables). */
+  #staging: { end: Extract<SnapshotLine, { type: 'end' }> | null; insertDb: Statement; insertDoc: Statement } | null = null;
   #closed = false;
 
   constructor(opts: StoreOptions) {
@@ -570,37 +572,105 @@ export class Store {
     return snapshotLines(this.path);
   }
 
-  /** Replaces everything with a snapshot, all or nothing (shard/DESIGN.md). */
+  /** Replaces everything with a snapshot held in memory (tests, tools). */
   installSnapshot(lines: SnapshotLine[], term: number, primaryId: string): NodeState {
-    const end = lines.at(-1);
-    if (!end || end.type !== 'end') throw errors.badRequest('snapshot stream has no end line: refused');
-    this.#tx(() => {
-      const meta = this.meta();
-      if (term < meta.term || (term === meta.term && meta.role === 'primary')) {
-        throw new TesseraError('stale_term', `snapshot from term ${term}, node at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
-      }
-      this.#db.exec('DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log;');
-      this.#lastCache = null;
-      for (const line of lines) {
-        if (line.type === 'db') this.#q.insertDb.run(line.name, 0);
-        else if (line.type === 'doc') {
-          const created = line.created === undefined ? 1 : line.created ? 1 : 0;
-          this.#writeHead(line.db, line.doc, JSON.stringify(line.doc), line.seq, line.parentRev ?? null, created);
+    this.beginSnapshot();
+    try {
+      this.stageSnapshot(lines);
+      return this.commitSnapshot(term, primaryId);
+    } catch (err) {
+      this.abortSnapshot();
+      throw err;
+    }
+  }
+
+  /**
+   * Starts a streamed install (shard/DESIGN.md): lines are staged in TEMP
+   * tables chunk by chunk (no fsync, no lock on the main file, bounded
+   * memory), then `commitSnapshot` swaps them in with one transaction — all
+   * or nothing. `abortSnapshot` drops the staging; nothing else changed.
+   */
+  beginSnapshot(): void {
+    if (this.#staging) throw new TesseraError('unavailable', 'a snapshot install is already running');
+    this.#db.exec(`
+      DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;
+      CREATE TEMP TABLE snap_dbs (name TEXT PRIMARY KEY);
+      CREATE TEMP TABLE snap_docs (db TEXT NOT NULL, id TEXT NOT NULL, rev TEXT NOT NULL, deleted INTEGER NOT NULL, body TEXT NOT NULL,
+        seq INTEGER NOT NULL, parent_rev TEXT, created INTEGER NOT NULL, content TEXT, PRIMARY KEY (db, id));`);
+    this.#staging = {
+      end: null,
+      insertDb: this.#db.prepare('INSERT INTO temp.snap_dbs (name) VALUES (?)'),
+      insertDoc: this.#db.prepare('INSERT INTO temp.snap_docs (db, id, rev, deleted, body, seq, parent_rev, created, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    };
+  }
+
+  /** Stages a chunk of snapshot lines (one small transaction on TEMP tables). */
+  stageSnapshot(lines: ReadonlyArray<SnapshotLine>): void {
+    const st = this.#staging;
+    assert.ok(st, 'stageSnapshot without beginSnapshot');
+    try {
+      this.#db.transaction(() => {
+        for (const line of lines) {
+          if (st.end) throw errors.badRequest('snapshot has lines after its end line: refused');
+          if (line.type === 'end') st.end = line;
+          else if (line.type === 'db') st.insertDb.run(line.name);
+          else {
+            const d = line.doc;
+            const created = line.created === undefined ? 1 : line.created ? 1 : 0;
+            const content = typeof d.content === 'string' && d.content.length > 0 && !d.deleted ? d.content : null;
+            st.insertDoc.run(line.db, d.id, d.rev, d.deleted ? 1 : 0, JSON.stringify(d), line.seq, line.parentRev ?? null, created, content);
+          }
         }
-      }
-      this.#setMeta({
-        term: Math.max(term, meta.term),
-        votedFor: term > meta.term ? null : meta.votedFor,
-        role: 'replica',
-        primaryId,
-        baseSeq: end.seq,
-        baseTerm: end.term,
-        commitSeq: Math.min(meta.commitSeq, end.seq),
-        needsSnapshot: false,
+      })();
+    } catch (err) {
+      if (err instanceof Database.SqliteError) throw errors.badRequest(`snapshot refused: ${err.message}`);
+      throw err;
+    }
+  }
+
+  commitSnapshot(term: number, primaryId: string): NodeState {
+    const st = this.#staging;
+    assert.ok(st, 'commitSnapshot without beginSnapshot');
+    const end = st.end;
+    try {
+      if (!end) throw errors.badRequest('snapshot stream has no end line: refused');
+      this.#tx(() => {
+        const meta = this.meta();
+        if (term < meta.term || (term === meta.term && meta.role === 'primary')) {
+          throw new TesseraError('stale_term', `snapshot from term ${term}, node at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
+        }
+        this.#db.exec(`
+          DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log;
+          INSERT INTO dbs (name, seq) SELECT name, 0 FROM temp.snap_dbs;
+          INSERT INTO docs (db, id, rev, deleted, body, seq, parent_rev, created)
+            SELECT db, id, rev, deleted, body, seq, parent_rev, created FROM temp.snap_docs ORDER BY db, id;
+          INSERT INTO revisions (db, id, rev, seq, deleted, body, parent_rev, created)
+            SELECT db, id, rev, seq, deleted, body, parent_rev, created FROM temp.snap_docs;
+          INSERT INTO docs_fts (rowid, content)
+            SELECT d.rowid, s.content FROM temp.snap_docs s JOIN docs d ON d.db = s.db AND d.id = s.id WHERE s.content IS NOT NULL;`);
+        this.#lastCache = null;
+        this.#setMeta({
+          term: Math.max(term, meta.term),
+          votedFor: term > meta.term ? null : meta.votedFor,
+          role: 'replica',
+          primaryId,
+          baseSeq: end.seq,
+          baseTerm: end.term,
+          commitSeq: Math.min(meta.commitSeq, end.seq),
+          needsSnapshot: false,
+        });
       });
-    });
+    } finally {
+      this.abortSnapshot();
+    }
     this.#primaryLastSeq = end.seq;
     return this.state();
+  }
+
+  abortSnapshot(): void {
+    if (!this.#staging) return;
+    this.#staging = null;
+    this.#db.exec('DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;');
   }
 
   // ---- reads -------------------------------------------------------------

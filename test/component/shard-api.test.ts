@@ -339,4 +339,32 @@ describe('replication endpoints', () => {
     expect(await list(r)).toEqual(await list(p));
     expect((await call(r, 'GET', '/v1/_replication/wal?since=3')).status).toBe(410);
   });
+
+  it('snapshot install streams in chunks and refuses duplicates, trailing lines and stale terms without a trace', async () => {
+    const r = await node('n2');
+    await call(p, 'PUT', '/v1/db/big');
+    const docs = Array.from({ length: 2500 }, (_, i) => ({ id: `k${String(i).padStart(5, '0')}`, data: { i }, ...(i % 7 === 0 ? { content: `needle ${i}` } : {}) }));
+    expect((await call(p, 'POST', '/v1/db/big/_bulk_docs', { docs })).status).toBe(200);
+    const snap = (await p.app.inject({ method: 'GET', url: '/v1/_replication/snapshot', headers: auth })).body;
+    const lines = snap.trim().split('\n');
+    const install = (payload: string, term = 1) => r.app.inject({
+      method: 'POST', url: `/v1/_replication/snapshot?term=${term}&primaryId=n1`, headers: { ...auth, 'content-type': 'application/x-ndjson' }, payload,
+    });
+    const dup = await install([...lines.slice(0, 2), lines[1], ...lines.slice(2)].join('\n'));
+    expect([dup.statusCode, dup.json().error]).toEqual([400, 'bad_request']);
+    const trailing = await install(`${snap}${lines[1]}\n`);
+    expect(trailing.statusCode).toBe(400);
+    r.store.vote({ term: 3, candidateId: 'n3', lastTerm: 0, lastSeq: 0 });
+    const stale = await install(snap, 2);
+    expect([stale.statusCode, stale.json().error]).toEqual([409, 'stale_term']);
+    expect((await call(r, 'GET', '/v1/db')).body.dbs).toEqual([]);
+
+    const ok = await install(snap, 3);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ term: 3, primaryId: 'n1', lastSeq: 2501, oldestSeq: 2502 });
+    const page = (n: Node) => call(n, 'GET', '/v1/db/big/_all_docs?limit=1000&startAfter=k01000');
+    expect((await page(r)).body).toEqual((await page(p)).body);
+    expect((await call(r, 'GET', '/v1/db/big')).body.docCount).toBe(2500);
+    expect((await call(r, 'GET', '/v1/db/big/_search?q=needle')).body.total).toBe(Math.ceil(2500 / 7));
+  });
 });
