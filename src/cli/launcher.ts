@@ -18,7 +18,7 @@ export interface LaunchOptions {
   /** Extra env for every child. */
   env?: NodeJS.ProcessEnv;
   logLevel?: string;
-  /** Deadline for each child's ready line and then for the router's /readyz; default 30 s. */
+  /** Deadline for each child's ready line and then for the router's /readyz; default 60 s. */
   readyTimeoutMs?: number;
   onLine?: (name: string, line: string, stream: 'stdout' | 'stderr') => void;
   /** A child exited after start-up (not during stop()). */
@@ -41,7 +41,7 @@ const graceMsOnAbort = 5_000;
 
 export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster> {
   mkdirSync(opts.logDir, { recursive: true });
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const files: WriteStream[] = [];
   let stopping = false;
   let started = false;

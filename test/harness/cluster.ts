@@ -13,7 +13,7 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** Passed as --log-level to every child; default 'info' (lifecycle lines only). */
   logLevel?: string;
-  /** Per-process ready deadline, default 20 s. */
+  /** Per-process ready deadline, default 45 s (nine tsx processes starting at once on 2 cores are slow). */
   startTimeoutMs?: number;
   /** Wait until the router's /readyz is 200 (default true), up to this many ms. */
   readyTimeoutMs?: number;
@@ -49,6 +49,8 @@ export interface TestCluster {
   dispose(): Promise<void>;
 }
 
+const DEFAULT_START_TIMEOUT_MS = 45_000;
+
 /** The env a harness child gets: TESSERA_* from the test runner's env would override the test config. */
 function isolatedEnv(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -68,7 +70,7 @@ export function nodeProcess(tc: TestConfig, nodeId: string, opts: ClusterOptions
     name: nodeId,
     args: ['shard', '--config', tc.path, '--node', nodeId, '--log-level', opts.logLevel ?? 'info'],
     env: isolatedEnv(opts.env),
-    timeoutMs: opts.startTimeoutMs,
+    timeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
     onLine: echo(nodeId),
     ...(opts.entry ? { entry: opts.entry } : {}),
   });
@@ -80,7 +82,7 @@ export function routerProcess(tc: TestConfig, opts: ClusterOptions = {}): Manage
     name: 'router',
     args: ['router', '--config', tc.routerPath, '--log-level', opts.logLevel ?? 'info'],
     env: isolatedEnv(opts.env),
-    timeoutMs: opts.startTimeoutMs,
+    timeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
     onLine: echo('router'),
     ...(opts.entry ? { entry: opts.entry } : {}),
   });
