@@ -222,6 +222,10 @@ describe('router over a 3x3 cluster', () => {
     }
   });
 
+  it('no process crashed along the way', () => {
+    expect(cluster.unexpectedExits()).toEqual([]);
+  });
+
   it('exits 0 on SIGTERM, even with a long poll open', async () => {
     const poll = fetch(`${url}/v1/db/t/_changes?feed=longpoll&timeout=60000&since=${encodeURIComponent((await call('GET', '/v1/db/t/_changes?limit=1000')).body.last)}`)
       .then((r) => r.status, () => 'closed');

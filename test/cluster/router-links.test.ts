@@ -109,4 +109,8 @@ describe('router with dropped links', () => {
     const ok = await call('PUT', '/v1/db/l/docs/after-hole', { data: {} });
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
   });
+
+  it('no process crashed along the way', () => {
+    expect(cluster.unexpectedExits()).toEqual([]);
+  });
 });
