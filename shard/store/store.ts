@@ -109,6 +109,7 @@ export class Store {
   // dropped whenever a transaction or savepoint fails (its writes are undone).
   #metaCache: Meta | null = null;
   #lastCache: SeqTerm | null = null;
+  #dbsCache: Set<string> | null = null;
   /** A streamed snapshot install in progress (staged in TEMP tables). */
   #staging: { end: Extract<SnapshotLine, { type: 'end' }> | null; insertDb: Statement; insertDoc: Statement } | null = null;
   #closed = false;
@@ -154,6 +155,7 @@ export class Store {
     } catch (err) {
       this.#metaCache = null;
       this.#lastCache = null;
+      this.#dbsCache = null;
       throw err;
     }
   }
@@ -289,7 +291,7 @@ export class Store {
   createDb(name: string, guard: WriteGuard = {}): WriteResult<{ ok: true; db: string }> {
     return this.#tx(() => {
       const meta = this.#guard(guard);
-      if (this.#q.getDb.get(name)) return { status: 200, body: { ok: true, db: name, seq: this.last(meta).seq }, entries: [] };
+      if (this.#hasDb(name)) return { status: 200, body: { ok: true, db: name, seq: this.last(meta).seq }, entries: [] };
       const entry = this.#append(meta, 'db_create', name, '', '', null);
       return { status: 201, body: { ok: true, db: name, seq: entry.seq }, entries: [entry] };
     });
@@ -298,7 +300,7 @@ export class Store {
   deleteDb(name: string, guard: WriteGuard = {}): WriteResult<{ ok: true; db: string }> {
     return this.#tx(() => {
       const meta = this.#guard(guard);
-      if (!this.#q.getDb.get(name)) throw errors.notFound(`database ${name} not found`);
+      if (!this.#hasDb(name)) throw errors.notFound(`database ${name} not found`);
       const entry = this.#append(meta, 'db_delete', name, '', '', null);
       return { status: 200, body: { ok: true, db: name, seq: entry.seq }, entries: [entry] };
     });
@@ -370,7 +372,12 @@ export class Store {
   }
 
   #requireDb(db: string): void {
-    if (!this.#q.getDb.get(db)) throw errors.notFound(`database ${db} not found`);
+    if (!this.#hasDb(db)) throw errors.notFound(`database ${db} not found`);
+  }
+
+  #hasDb(name: string): boolean {
+    this.#dbsCache ??= new Set(this.listDbs());
+    return this.#dbsCache.has(name);
   }
 
   // ---- applying entries (primary and replica alike) ----------------------
@@ -382,6 +389,7 @@ export class Store {
         return;
       case 'db_create':
         this.#q.insertDb.run(entry.db, entry.seq);
+        this.#dbsCache?.add(entry.db);
         return;
       case 'db_delete':
         this.#dropDb(entry.db);
@@ -410,6 +418,7 @@ export class Store {
     this.#q.deleteDocsOfDb.run(db);
     this.#q.deleteRevisionsOfDb.run(db);
     this.#q.deleteDb.run(db);
+    this.#dbsCache?.delete(db);
   }
 
   // ---- replication -------------------------------------------------------
@@ -649,6 +658,7 @@ export class Store {
           INSERT INTO docs_fts (rowid, content)
             SELECT d.rowid, s.content FROM temp.snap_docs s JOIN docs d ON d.db = s.db AND d.id = s.id WHERE s.content IS NOT NULL;`);
         this.#lastCache = null;
+        this.#dbsCache = null;
         this.#setMeta({
           term: Math.max(term, meta.term),
           votedFor: term > meta.term ? null : meta.votedFor,
