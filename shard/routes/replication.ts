@@ -110,7 +110,7 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
       },
     },
   }, async (req) => {
-    store.beginSnapshot();
+    store.beginSnapshot(Number(req.query.term));
     try {
       await stageSnapshot(req.body as NodeJS.ReadableStream | undefined, (chunk) => store.stageSnapshot(chunk));
       return store.commitSnapshot(Number(req.query.term), req.query.primaryId);

@@ -583,7 +583,7 @@ export class Store {
 
   /** Replaces everything with a snapshot held in memory (tests, tools). */
   installSnapshot(lines: SnapshotLine[], term: number, primaryId: string): NodeState {
-    this.beginSnapshot();
+    this.beginSnapshot(term);
     try {
       this.stageSnapshot(lines);
       return this.commitSnapshot(term, primaryId);
@@ -599,8 +599,9 @@ export class Store {
    * memory), then `commitSnapshot` swaps them in with one transaction — all
    * or nothing. `abortSnapshot` drops the staging; nothing else changed.
    */
-  beginSnapshot(): void {
+  beginSnapshot(term: number): void {
     if (this.#staging) throw new TesseraError('unavailable', 'a snapshot install is already running');
+    this.#checkSnapshotTerm(this.meta(), term); // fail before the stream is read; checked again at commit
     this.#db.exec(`
       DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;
       CREATE TEMP TABLE snap_dbs (name TEXT PRIMARY KEY);
@@ -645,9 +646,7 @@ export class Store {
       if (!end) throw errors.badRequest('snapshot stream has no end line: refused');
       this.#tx(() => {
         const meta = this.meta();
-        if (term < meta.term || (term === meta.term && meta.role === 'primary')) {
-          throw new TesseraError('stale_term', `snapshot from term ${term}, node at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
-        }
+        this.#checkSnapshotTerm(meta, term);
         this.#db.exec(`
           DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log;
           INSERT INTO dbs (name, seq) SELECT name, 0 FROM temp.snap_dbs;
@@ -675,6 +674,12 @@ export class Store {
     }
     this.#primaryLastSeq = end.seq;
     return this.state();
+  }
+
+  #checkSnapshotTerm(meta: Meta, term: number): void {
+    if (term < meta.term || (term === meta.term && meta.role === 'primary')) {
+      throw new TesseraError('stale_term', `snapshot from term ${term}, node at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
+    }
   }
 
   abortSnapshot(): void {
