@@ -291,6 +291,19 @@ describe('Store: WAL and snapshots', () => {
     expect(r.listDbs()).toEqual([]);
   });
 
+  it('one install at a time; an aborted install leaves nothing behind', () => {
+    const p = store();
+    p.createDb('a');
+    const r = store('n2');
+    r.beginSnapshot(1);
+    expect(code(() => r.beginSnapshot(1))).toBe('unavailable');
+    r.stageSnapshot(parseLines([...p.snapshotLines()]).slice(0, -1));
+    r.abortSnapshot();
+    expect(r.listDbs()).toEqual([]);
+    expect(r.installSnapshot(parseLines([...p.snapshotLines()]), 1, 'n1')).toMatchObject({ lastSeq: 1 });
+    expect(r.listDbs()).toEqual(['a']);
+  });
+
   it('the snapshot stream is one consistent seq while writes go on', () => {
     const p = store();
     p.createDb('a');
