@@ -57,6 +57,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
     initial: { role: first.id === node.id ? 'primary' : 'replica', primaryId: first.id },
     walRetention: opts.config.replication.walRetention,
     synchronous: opts.synchronous ?? 'FULL',
+    onEvent: (event, details) => logger.info(details, event),
   });
   const registry = new Registry();
   const metrics = createShardMetrics(registry);
@@ -71,8 +72,11 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
   // Fastify's own info lines (e.g. "Server listening") would break the
   // one-lifecycle-line rule; it logs only warnings unless we debug.
   const verbose = logger.isLevelEnabled('debug');
+  let rollbacksSeen = store.state().rollbackCount;
   const beforeScrape = () => {
     const st = store.state();
+    metrics.rollbacks.inc(st.rollbackCount - rollbacksSeen);
+    rollbacksSeen = st.rollbackCount;
     metrics.lastSeq.set(st.lastSeq);
     metrics.commitSeq.set(st.commitSeq);
     metrics.term.set(st.term);

@@ -27,6 +27,8 @@ export interface StoreOptions {
   walRetention: number;
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
   now?: () => number;
+  /** Lifecycle events (role or term changes, rollbacks, snapshot installs) for the log. */
+  onEvent?: (event: string, details: Record<string, unknown>) => void;
 }
 
 export interface Meta {
@@ -113,6 +115,7 @@ export class Store {
   /** A streamed snapshot install in progress (staged in TEMP tables). */
   #staging: { end: Extract<SnapshotLine, { type: 'end' }> | null; insertDb: Statement; insertDoc: Statement } | null = null;
   #closed = false;
+  readonly #onEvent: StoreOptions['onEvent'];
 
   constructor(opts: StoreOptions) {
     this.nodeId = opts.nodeId;
@@ -120,6 +123,7 @@ export class Store {
     this.path = opts.path;
     this.#now = opts.now ?? Date.now;
     this.#retention = opts.walRetention;
+    this.#onEvent = opts.onEvent;
     this.#db = new Database(opts.path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
@@ -423,7 +427,28 @@ export class Store {
 
   // ---- replication -------------------------------------------------------
 
+  /** Runs a replication call and reports what it changed in role, term or health. */
+  #observe<T>(fn: () => T): T {
+    if (!this.#onEvent) return fn();
+    const before = this.meta();
+    try {
+      return fn();
+    } finally {
+      const after = this.meta();
+      if (after.term !== before.term || after.role !== before.role) {
+        this.#onEvent(after.role === 'primary' && before.role !== 'primary' ? 'promoted' : before.role === 'primary' && after.role !== 'primary' ? 'stepped down' : 'new term', {
+          term: after.term, role: after.role, primaryId: after.primaryId, previousTerm: before.term, previousRole: before.role,
+        });
+      }
+      if (after.needsSnapshot && !before.needsSnapshot) this.#onEvent('needs a snapshot', { term: after.term });
+    }
+  }
+
   vote(req: VoteRequest): VoteResponse {
+    return this.#observe(() => this.#vote(req));
+  }
+
+  #vote(req: VoteRequest): VoteResponse {
     return this.#tx(() => {
       const meta = this.meta();
       const last = this.last(meta);
@@ -435,6 +460,10 @@ export class Store {
   }
 
   promote(req: PromoteRequest): PromoteResponse {
+    return this.#observe(() => this.#promote(req));
+  }
+
+  #promote(req: PromoteRequest): PromoteResponse {
     return this.#tx(() => {
       const meta = this.meta();
       if (meta.role === 'primary' && meta.term === req.term) {
@@ -452,6 +481,12 @@ export class Store {
   }
 
   replicate(req: ReplicateRequest): ReplicateResponse {
+    const res = this.#observe(() => this.#replicate(req));
+    if (res.rolledBack > 0) this.#onEvent?.('rolled back', { entries: res.rolledBack, term: res.term, lastSeq: res.lastSeq });
+    return res;
+  }
+
+  #replicate(req: ReplicateRequest): ReplicateResponse {
     const outcome = this.#tx(() => {
       const meta = this.meta();
       const last = this.last(meta);
@@ -673,6 +708,7 @@ export class Store {
       this.abortSnapshot();
     }
     this.#primaryLastSeq = end.seq;
+    this.#onEvent?.('snapshot installed', { seq: end.seq, term: end.term, docs: end.docs, dbs: end.dbs, primaryId });
     return this.state();
   }
 

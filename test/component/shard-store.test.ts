@@ -212,6 +212,24 @@ describe('Store: replicate', () => {
     expect(old.entries(0)).toEqual(next.entries(0));
   });
 
+  it('reports lifecycle events: promotion, stepping down, rollback, snapshot installs', () => {
+    const events: string[] = [];
+    const onEvent = (e: string) => events.push(e);
+    const old = new Store({ path: join(root, `ev-${n++}.db`), nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1' }, walRetention: 100, onEvent });
+    const next = new Store({ path: join(root, `ev-${n++}.db`), nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1' }, walRetention: 100, onEvent });
+    open.push(old, next);
+    old.createDb('a');
+    ship(old, next, 0);
+    old.createDb('b');
+    next.vote({ term: 2, candidateId: 'n2', lastTerm: 1, lastSeq: 1 });
+    next.promote({ term: 2 });
+    expect(events).toEqual(['new term', 'promoted']);
+    ship(next, old, 1);
+    expect(events).toEqual(['new term', 'promoted', 'stepped down', 'rolled back']);
+    old.installSnapshot(parseLines([...next.snapshotLines()]), 2, 'n2');
+    expect(events.at(-1)).toBe('snapshot installed');
+  });
+
   it('truncate rolls back a lower-term tail the sender does not have', () => {
     const { old } = diverged();
     const res = old.replicate({ term: 2, primaryId: 'n2', commitSeq: 0, prevSeq: 2, prevTerm: 1, entries: [], truncate: true });
