@@ -50,7 +50,8 @@ function int(v: string | undefined, fallback: number): number {
 
 function page(q: { skip?: string | number; limit?: string | number }): { skip: number; limit: number } {
   const limit = Number(q.limit ?? DEFAULT_LIMIT);
-  if (limit < 1 || limit > MAX_LIMIT) throw errors.badRequest(`limit: must be 1..${MAX_LIMIT}`, { path: 'limit' });
+  // Bodies are range-checked by their schema; query strings arrive as digits.
+  if (limit < 1 || limit > MAX_LIMIT) throw errors.badRequest(`querystring.limit: must be 1..${MAX_LIMIT}`, { path: 'querystring.limit' });
   return { skip: Number(q.skip ?? 0), limit };
 }
 
