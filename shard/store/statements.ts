@@ -16,7 +16,7 @@ export function prepare(db: Db) {
     tailFrom: p('SELECT seq, term FROM log WHERE seq >= ? ORDER BY seq'),
     insertLog: p('INSERT INTO log (seq, term, op, db, id, rev, doc, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     walPage: p('SELECT seq, term, op, db, id, rev, doc, ts FROM log WHERE seq > ? ORDER BY seq LIMIT ?'),
-    entriesAfter: p('SELECT seq, term, op, db, id, rev, doc, ts FROM log WHERE seq > ? ORDER BY seq'),
+    entriesAfter: p('SELECT seq, term, op, db, id FROM log WHERE seq > ? ORDER BY seq'),
     deleteLogAfter: p('DELETE FROM log WHERE seq > ?'),
     deleteLogUpTo: p('DELETE FROM log WHERE seq <= ?'),
     copyToRollback: p(`INSERT INTO rollback (seq, term, op, db, id, rev, doc, ts, rolled_back_at, by_term)

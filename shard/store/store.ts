@@ -545,7 +545,7 @@ export class Store {
   #rollbackAfter(after: number, byTerm: number): number {
     const meta = this.meta();
     assert.ok(after >= meta.baseSeq, `rollback to ${after} below the log base ${meta.baseSeq}`);
-    const doomed = this.#q.entriesAfter.all(after) as LogRow[];
+    const doomed = this.#q.entriesAfter.all(after) as Array<Pick<LogRow, 'seq' | 'term' | 'op' | 'db' | 'id'>>;
     if (doomed.length === 0) return 0;
     this.#q.copyToRollback.run(this.#now(), byTerm, after);
     this.#q.deleteLogAfter.run(after);
