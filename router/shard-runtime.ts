@@ -156,21 +156,29 @@ export class ShardRuntime implements StreamHost {
     if (this.view.hint(term)) this.#onViewChange();
   }
 
-  /** Asks every node for its state at once; concurrent callers share one round. */
+  /**
+   * Asks every node for its state at once; concurrent callers share one
+   * round, but each waits at most its own `timeoutMs` (a caller's budget is
+   * never stretched by a round someone else started with a longer deadline).
+   */
   refresh(timeoutMs: number): Promise<void> {
-    if (this.#refreshing) return this.#refreshing;
     const { clock } = this.#d;
-    const round = Promise.all([...this.nodes.values()].map(async (n) => {
-      let state: NodeState | null = null;
-      try {
-        state = (await n.client.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, timeoutMs: Math.max(50, timeoutMs) })).body;
-      } catch {
-        state = null;
-      }
-      this.observe(n.id, state, clock.now());
-    })).then(() => undefined);
-    this.#refreshing = round.finally(() => { this.#refreshing = null; });
-    return this.#refreshing;
+    const wait = Math.max(50, timeoutMs);
+    if (!this.#refreshing) {
+      const round = Promise.all([...this.nodes.values()].map(async (n) => {
+        let state: NodeState | null = null;
+        try {
+          state = (await n.client.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, timeoutMs: wait })).body;
+        } catch {
+          state = null;
+        }
+        this.observe(n.id, state, clock.now());
+      })).then(() => undefined);
+      this.#refreshing = round.finally(() => { this.#refreshing = null; });
+    }
+    let timer: unknown;
+    const timeout = new Promise<void>((resolve) => { timer = clock.setTimeout(resolve, wait); });
+    return Promise.race([this.#refreshing, timeout]).finally(() => clock.clearTimeout(timer));
   }
 
   /** Entries the primary appended for a write (its answer); `approxBytes` = answer size. */
