@@ -4,7 +4,7 @@ import { fromBody, TesseraError } from '../src/errors.ts';
 import type { RouterMetrics } from '../src/metrics.ts';
 import { decodeCursor, encodeCursor } from './changes-cursor.ts';
 import { mergeAllDocs, mergeChanges, mergeFound, sumDbInfo, unionDbs, type Change, type IdItem, type ShardPage } from './merge.ts';
-import { readPrimary, type ReadAnswer } from './reader.ts';
+import { readPrimary } from './reader.ts';
 import type { ShardRuntime } from './shard-runtime.ts';
 import type { Shards } from './shards.ts';
 import { noPrimary, writeToShard, type WriteResult } from './writer.ts';
@@ -270,4 +270,3 @@ export async function bulkDocs(ctx: RouterContext, db: string, docs: BulkDoc[]):
   return out;
 }
 
-export type { ReadAnswer };

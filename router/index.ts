@@ -1,0 +1,12 @@
+// The router's public surface (STYLE §10): the app, its composition root, and
+// the pieces the failover wiring plugs into (views, runtimes, observations).
+export { build, type RouterAppDeps } from './app.ts';
+export { startRouter, runRouter, type RouterOptions, type RunningRouter } from './main.ts';
+export { Shards, type ShardsDeps } from './shards.ts';
+export { ShardRuntime, type ShardNode, type ShardRuntimeDeps } from './shard-runtime.ts';
+export { ShardView, adoptState, adoptHint, type NodeSeen, type TermAndPrimary } from './shard-view.ts';
+export { StatePoller, type StatePollerDeps } from './state-poller.ts';
+export { writeToShard, noPrimary, quorumNotMet, type WriteRequest, type WriteResult } from './writer.ts';
+export { readFromShard, READ_MODES, type ReadMode } from './reader.ts';
+export { describeShard, readiness, nodeHealth, type Health, type ShardFacts, type NodeFacts } from './cluster-status.ts';
+export { quorumSeq, acksFor, advanceCommit } from './quorum.ts';
