@@ -20,6 +20,7 @@ import { bearer } from '../src/http/auth.ts';
 import { TESSERA_BIN } from '../src/cli/managed-process.ts';
 import { PACKAGE_ROOT } from '../src/cli/package-root.ts';
 import { waitFor } from '../src/cli/wait-for.ts';
+import { livePidFromFile } from '../src/cli/pid-file.ts';
 import {
   findShard, idsOnShard, newPrimaryElected, readBackViolations, rejoinedAsReplica, shardConverged, unavailabilityMs,
   type ReadBack, type ShardInfo,
@@ -159,14 +160,10 @@ function pidOf(nodeId: string): number {
   } catch (err) {
     return fail(`cannot read ${file}: ${(err as Error).message} (is ${nodeId} a local node started with this config?)`);
   }
-  const pid = Number(text.trim());
-  if (!Number.isSafeInteger(pid) || pid <= 0) fail(`${file} holds no PID: ${JSON.stringify(text)}`);
-  try {
-    process.kill(pid, 0);
-  } catch {
-    fail(`${nodeId}: PID ${pid} from ${file} is not running`);
-  }
-  return pid;
+  // Only a live `tessera shard` of this node: a stale file may name a reused PID.
+  const pid = livePidFromFile(file, ['shard', nodeId]);
+  if (pid === null) fail(`${nodeId}: ${file} (${JSON.stringify(text.trim())}) names no running \`tessera shard ... ${nodeId}\` process`);
+  return pid!;
 }
 
 const dockerCompose = (...a: string[]) => promisify(execFile)('docker', ['compose', '-f', composeFile, ...a]);

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ManagedProcess, TESSERA_BIN, writeTestConfig, type TestConfig } from '../harness/index.ts';
+import { killByPidFile, ManagedProcess, TESSERA_BIN, writeTestConfig, type TestConfig } from '../harness/index.ts';
 
 // `tessera cluster`, `status` and `bench` as a user runs them, against real
 // node and router processes.
@@ -13,17 +13,11 @@ let cluster: ManagedProcess | undefined;
 afterEach(async () => {
   await cluster?.kill('SIGKILL');
   // Children of a SIGKILLed launcher would be orphans: kill them by their pid files.
-  for (const id of tc?.nodeIds ?? []) killByPidFile(join(tc!.dataDir, id, 'tessera.pid'));
+  for (const id of tc?.nodeIds ?? []) killByPidFile(join(tc!.dataDir, id, 'tessera.pid'), [id, tc!.path]);
   await tc?.cleanup();
   cluster = undefined;
   tc = undefined;
 });
-
-function killByPidFile(file: string): void {
-  try {
-    process.kill(Number(readFileSync(file, 'utf8').trim()), 'SIGKILL');
-  } catch { /* not running */ }
-}
 
 function launcher(t: TestConfig): ManagedProcess {
   const env: NodeJS.ProcessEnv = { NO_COLOR: '1' };

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedProcess, startCluster, writeTestConfig, type TestCluster, type TestConfig } from '../harness/index.ts';
+import { killByPidFile, ManagedProcess, startCluster, writeTestConfig, type TestCluster, type TestConfig } from '../harness/index.ts';
 
 // scripts/failover-test.ts against a real local cluster: it kills the
 // primary of shard 0 through its pid file, waits for the election, restarts
@@ -17,11 +16,7 @@ let cluster: TestCluster | undefined;
 afterEach(async () => {
   // The script restarts the killed node detached (it outlives the script):
   // kill every node through its pid file as well as through the harness.
-  for (const id of tc?.nodeIds ?? []) {
-    try {
-      process.kill(Number(readFileSync(join(tc!.dataDir, id, 'tessera.pid'), 'utf8').trim()), 'SIGKILL');
-    } catch { /* not running */ }
-  }
+  for (const id of tc?.nodeIds ?? []) killByPidFile(join(tc!.dataDir, id, 'tessera.pid'), [id, tc!.path]);
   await cluster?.dispose();
   cluster = undefined;
   tc = undefined;

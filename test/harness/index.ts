@@ -7,3 +7,4 @@ export { RingBuffer } from '../../src/cli/ring-buffer.ts';
 export { writeTestConfig, TEST_REPLICATION, TEST_SECRET, type TestConfig, type TestConfigOptions } from './test-config.ts';
 export { startCluster, nodeProcess, routerProcess, type TestCluster, type ClusterOptions, type ClusterInfo } from './cluster.ts';
 export { TcpProxy } from './tcp-proxy.ts';
+export { killByPidFile } from './pid-file.ts';

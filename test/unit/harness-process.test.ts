@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ManagedProcess, RingBuffer, startProcess, waitFor } from '../harness/index.ts';
+import { killByPidFile, ManagedProcess, RingBuffer, startProcess, waitFor } from '../harness/index.ts';
 
 // The launcher is exercised with tiny stand-in scripts instead of real
 // tessera processes, so these tests pin its behaviour on their own.
@@ -192,5 +192,24 @@ describe('RingBuffer', () => {
   });
   it('rejects a non-positive capacity', () => {
     expect(() => new RingBuffer(0)).toThrow(RangeError);
+  });
+});
+
+describe('killByPidFile', () => {
+  it('kills a live process whose command line matches, and nothing else', async () => {
+    const p = await startProcess({ name: 'pidfile', args: ['--marker-abc'], entry: entry('ready'), timeoutMs: 5000 });
+    started.push(p);
+    const file = join(dir, 'tessera.pid');
+    await writeFile(file, `${p.pid}\n`);
+    expect(killByPidFile(file, ['--marker-other'])).toBe(false);
+    expect(killByPidFile(file, ['--marker-abc', 'absent'])).toBe(false);
+    // A prefix of an argument is not a match.
+    expect(killByPidFile(file, ['--marker'])).toBe(false);
+    expect(p.running).toBe(true);
+    expect(killByPidFile(file, ['--marker-abc', 'ready.mjs'])).toBe(true);
+    expect(await p.exited).toMatchObject({ signal: 'SIGKILL' });
+    // Now stale: the process is gone.
+    expect(killByPidFile(file, ['--marker-abc'])).toBe(false);
+    expect(killByPidFile(join(dir, 'missing.pid'), ['x'])).toBe(false);
   });
 });
