@@ -6,6 +6,7 @@ import { StatePoller } from '../../router/state-poller.ts';
 import { systemClock } from '../../src/clock.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createRouterMetrics, Registry } from '../../src/metrics.ts';
 import type { LogEntry, NodeState, ReplicateRequest } from '../../src/protocol.ts';
 
 // The router app against tiny in-process fake shard nodes on 127.0.0.1:
@@ -120,12 +121,14 @@ async function setup(roles: Array<'primary' | 'replica'> = ['primary', 'replica'
     shards: [{ id: 0, nodes: nodes.map((n) => ({ id: n.id, url: n.url })) }],
   }, { baseDir: '/tmp' });
   const log = createLogger({ name: 'router-test', level: 'silent' });
-  shards = new Shards({ config, clock: systemClock, log });
+  const registry = new Registry();
+  const metrics = createRouterMetrics(registry);
+  shards = new Shards({ config, clock: systemClock, log, metrics });
   await shards.discover(Date.now() + 2000);
   const s = shards;
   poller = new StatePoller({ nodes: s.nodes(), intervalMs: 100, clock: systemClock, onObservation: (id, st, now) => s.observe(id, st, now) });
   poller.start();
-  app = build({ config, shards, clock: systemClock, logger: log });
+  app = build({ config, shards, clock: systemClock, logger: log, registry, metrics });
   // Compiling the route schemas blocks the event loop for a while: do it before any health judgement.
   await app.ready();
   return app;
@@ -317,6 +320,17 @@ async function waitForCondition(check: () => boolean, timeoutMs = 2000): Promise
 }
 
 describe('router app: operator routes', () => {
+  it('exposes Prometheus metrics with quorum waits, acks and relay batches', async () => {
+    const a = await setup();
+    expect((await a.inject({ method: 'PUT', url: '/v1/db/d/docs/m', payload: { data: {} } })).statusCode).toBe(201);
+    const res = await a.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/tessera_quorum_wait_seconds_count\{shard="0",outcome="ok"\} 1/);
+    expect(res.body).toMatch(/tessera_write_acks_count\{shard="0"\} 1/);
+    expect(res.body).toContain('tessera_relay_batch_entries_bucket');
+    expect(res.body).toContain('tessera_http_requests_total');
+  });
+
   it('serves healthz, readyz and the cluster table without the secret', async () => {
     const a = await setup();
     expect(json(await a.inject({ method: 'GET', url: '/healthz' }))).toEqual({ ok: true });
