@@ -65,55 +65,49 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
   const nodeCount = shards * nodesPerShard;
   const ports = await freePorts(1 + nodeCount + proxied.length);
   const dir = await mkdtemp(join(tmpdir(), 'tessera-test-'));
-  const dataDir = join(dir, 'data');
-  const raw = buildConfig({
-    name: 'test',
-    secret: TEST_SECRET,
-    routerPort: ports[0]!,
-    nodePorts: ports.slice(1, 1 + nodeCount),
-    shards,
-    nodesPerShard,
-    dataDir,
-    replication: { ...TEST_REPLICATION, ...opts.overrides?.replication },
-    limits: { ...opts.overrides?.limits },
-  });
-  Object.assign(raw.cluster, opts.overrides?.cluster);
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    const raw = buildConfig({
+      name: 'test',
+      secret: TEST_SECRET,
+      routerPort: ports[0]!,
+      nodePorts: ports.slice(1, 1 + nodeCount),
+      shards,
+      nodesPerShard,
+      dataDir: join(dir, 'data'),
+      replication: { ...TEST_REPLICATION, ...opts.overrides?.replication },
+      limits: { ...opts.overrides?.limits },
+    });
+    Object.assign(raw.cluster, opts.overrides?.cluster);
 
-  const nodeUrls: Record<string, string> = {};
-  for (const shard of raw.shards) for (const node of shard.nodes) nodeUrls[node.id] = node.url;
-  const proxies: TestConfig['proxies'] = {};
-  proxied.forEach((id, i) => {
-    const url = nodeUrls[id];
-    if (!url) throw new Error(`proxied node ${id} is not in the config (nodes: ${Object.keys(nodeUrls).join(', ')})`);
-    proxies[id] = { listenPort: ports[1 + nodeCount + i]!, targetPort: Number(new URL(url).port) };
-  });
+    const nodeUrls: Record<string, string> = {};
+    for (const shard of raw.shards) for (const node of shard.nodes) nodeUrls[node.id] = node.url;
+    const proxies: TestConfig['proxies'] = {};
+    proxied.forEach((id, i) => {
+      const url = nodeUrls[id];
+      if (!url) throw new Error(`proxied node ${id} is not in the config (nodes: ${Object.keys(nodeUrls).join(', ')})`);
+      proxies[id] = { listenPort: ports[1 + nodeCount + i]!, targetPort: Number(new URL(url).port) };
+    });
 
-  const path = join(dir, 'config.json');
-  await writeFile(path, `${JSON.stringify(raw, null, 2)}\n`);
-  let routerPath = path;
-  if (proxied.length > 0) {
-    const routerRaw = structuredClone(raw);
-    for (const shard of routerRaw.shards) {
-      for (const node of shard.nodes) {
-        const p = proxies[node.id];
-        if (p) node.url = `http://127.0.0.1:${p.listenPort}`;
+    const path = join(dir, 'config.json');
+    await writeFile(path, `${JSON.stringify(raw, null, 2)}\n`);
+    let routerPath = path;
+    if (proxied.length > 0) {
+      const routerRaw = structuredClone(raw);
+      for (const shard of routerRaw.shards) {
+        for (const node of shard.nodes) {
+          const p = proxies[node.id];
+          if (p) node.url = `http://127.0.0.1:${p.listenPort}`;
+        }
       }
+      routerPath = join(dir, 'router-config.json');
+      await writeFile(routerPath, `${JSON.stringify(routerRaw, null, 2)}\n`);
     }
-    routerPath = join(dir, 'router-config.json');
-    await writeFile(routerPath, `${JSON.stringify(routerRaw, null, 2)}\n`);
+    const config = loadConfig(path, {});
+    return { dir, path, routerPath, raw, config, dataDir: raw.dataDir, routerUrl: raw.router.url, nodeIds: Object.keys(nodeUrls), nodeUrls, proxies, cleanup };
+  } catch (err) {
+    // An invalid config (e.g. overrides that break a rule) must not leak the temp folder.
+    await cleanup();
+    throw err;
   }
-  const config = loadConfig(path, {});
-  return {
-    dir,
-    path,
-    routerPath,
-    raw,
-    config,
-    dataDir,
-    routerUrl: raw.router.url,
-    nodeIds: Object.keys(nodeUrls),
-    nodeUrls,
-    proxies,
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
 }

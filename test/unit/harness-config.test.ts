@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.ts';
 import { buildConfig, nodeIdFor } from '../../src/cli/config-template.ts';
 import { freePorts, TEST_REPLICATION, waitFor, writeTestConfig, type TestConfig } from '../harness/index.ts';
@@ -63,8 +65,23 @@ describe('writeTestConfig', () => {
     expect(JSON.parse(readFileSync(tc.routerPath, 'utf8')).cluster.secret).toBe(nodeCfg.cluster.secret);
   });
 
-  it('refuses to proxy an unknown node', async () => {
-    await expect(writeTestConfig({ proxied: ['nope'] })).rejects.toThrow(/nope/);
+  it('refuses to proxy an unknown node, and an invalid config, without leaking its temp folder', async () => {
+    // A private TMPDIR (os.tmpdir() reads it on every call), so other test files cannot interfere.
+    const privateTmp = mkdtempSync(join(tmpdir(), 'tessera-harness-tmp-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = privateTmp;
+    try {
+      await expect(writeTestConfig({ proxied: ['nope'] })).rejects.toThrow(/nope/);
+      await expect(writeTestConfig({ overrides: { replication: { writeQuorum: 1 } } })).rejects.toThrow(/writeQuorum/);
+      expect(readdirSync(privateTmp)).toEqual([]);
+      const ok = await writeTestConfig();
+      expect(readdirSync(privateTmp)).toHaveLength(1);
+      await ok.cleanup();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(privateTmp, { recursive: true, force: true });
+    }
   });
 });
 
