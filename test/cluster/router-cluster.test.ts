@@ -236,4 +236,21 @@ describe('router over a 3x3 cluster', () => {
     // Released with an answer if it was waiting; refused if SIGTERM beat it to the router (covered in-process by router-app).
     expect([200, 'closed']).toContain(await poll);
   });
+
+  it('a restarted router rebuilds its view from the nodes and keeps serving', async () => {
+    await cluster.router.restart();
+    await waitFor(async () => (await call('GET', '/readyz')).status === 200, { timeoutMs: 10_000, message: 'restarted router ready' });
+    const cl = await call('GET', '/v1/_cluster');
+    for (const shard of cl.body.shards) {
+      expect(shard.primaryId).toBe(cluster.shardNodes(shard.id)[0]);
+      expect(shard.commitSeq).toBeGreaterThan(0); // learned from the nodes, not from memory
+    }
+    expect((await call('GET', '/v1/db/t/docs/spread0')).status).toBe(200);
+    for (let s = 0; s < SHARDS; s++) {
+      const [id] = idsOn(s, 1, 'reborn');
+      const r = await call('PUT', `/v1/db/t/docs/${id}`, { data: { s } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body.acks).toBeGreaterThanOrEqual(2);
+    }
+  });
 });
