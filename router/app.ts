@@ -5,6 +5,7 @@ import type { Config } from '../src/config/index.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import type { Logger } from '../src/logger.ts';
 import { installMetrics, type Registry, type RouterMetrics } from '../src/metrics.ts';
+import type { Failover } from './failover.ts';
 import { documentRoutes } from './routes/documents.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import type { RouterContext } from './scatter.ts';
@@ -20,6 +21,7 @@ export interface RouterAppDeps {
   logger?: Logger;
   registry?: Registry;
   metrics?: RouterMetrics;
+  failover?: Failover;
 }
 
 /** Room for the JSON around a document at the size limit (rev, tags, envelope). */
@@ -52,6 +54,7 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     writeTimeoutMs: config.replication.writeTimeoutMs,
     readQuorum: config.replication.readQuorum,
     metrics: deps.metrics,
+    ...(deps.failover ? { failover: deps.failover } : {}),
   };
   // Long polls would hold shutdown for up to a minute: answer them now.
   app.addHook('preClose', async () => {
@@ -60,6 +63,6 @@ export function build(deps: RouterAppDeps): FastifyInstance {
   });
   // Bulk bodies may carry many documents: the node accepts up to 16 at the size limit.
   app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16));
-  app.register(operatorRoutes(ctx, config.replication));
+  app.register(operatorRoutes(ctx, config.replication, config.cluster.secret));
   return app;
 }

@@ -1,13 +1,14 @@
 import type { ReplicationConfig } from '../src/config/index.ts';
 import type { NodeState } from '../src/protocol.ts';
+import { classifyHealth, lagEntries, lagMs, type Health } from './health.ts';
 import type { StreamMode } from './replica-plan.ts';
 import type { NodeSeen } from './shard-view.ts';
 
-// What `GET /v1/_cluster` and `/readyz` report, as pure functions over the
-// shard views. The health classification here is the simple version; the
-// failover classifier (router/health.ts) replaces it when it is wired in.
+// What `GET /v1/_cluster` and `/readyz` report, as pure functions over plain
+// facts about each shard. Health itself is classifyHealth (health.ts), the
+// same verdict the election guard acts on.
 
-export type Health = 'InSync' | 'Lagging' | 'CatchingUp' | 'Offline';
+export type { Health };
 
 export interface NodeFacts {
   id: string;
@@ -24,41 +25,54 @@ export interface ShardFacts {
   primaryId: string | null;
   commitSeq: number;
   primaryLastSeq: number;
+  /** Smoothed write rate of the shard (entries/ms), for the Lagging threshold. */
+  writeRatePerMs: number;
   nodes: NodeFacts[];
 }
 
-/** Entries behind the primary beyond which a reachable replica counts as Lagging (no write-rate model yet). */
-export const LAGGING_ENTRIES = 1000;
+type HealthConfig = Pick<ReplicationConfig, 'failoverTimeoutMs' | 'maxReplicationLagMs'>;
 
-export function nodeHealth(n: NodeFacts, lagEntries: number, nowMs: number, r: Pick<ReplicationConfig, 'failoverTimeoutMs'>): Health {
-  const { lastSeenMs } = n.seen;
-  if (lastSeenMs === null || nowMs - lastSeenMs > r.failoverTimeoutMs) return 'Offline';
-  if (n.stream && !n.stream.reachable) return 'Offline';
-  if (n.seen.state?.ready === false || n.stream?.mode === 'probe' || n.stream?.mode === 'snapshot') return 'CatchingUp';
-  if (lagEntries > LAGGING_ENTRIES) return 'Lagging';
-  return 'InSync';
+function primaryLast(s: ShardFacts): number {
+  const p = s.nodes.find((n) => n.isPrimary)?.seen.state;
+  return Math.max(s.primaryLastSeq, p && p.term === s.term ? p.lastSeq : 0);
 }
 
-export function describeShard(s: ShardFacts, nowMs: number, r: Pick<ReplicationConfig, 'failoverTimeoutMs'>) {
-  const primaryLast = Math.max(s.primaryLastSeq, s.nodes.find((n) => n.isPrimary)?.seen.state?.lastSeq ?? 0);
+/** A node's health, its lag in entries and (estimated) in ms. */
+export function nodeHealth(s: ShardFacts, n: NodeFacts, nowMs: number, r: HealthConfig): { health: Health; lag: number; lagMs: number | null; lastSeq: number | null } {
+  const st: NodeState | null = n.seen.state;
+  // A replica's own state can be one poll old; the stream's match point is fresher.
+  const lastSeq = st ? Math.max(st.lastSeq, n.stream?.matchSeq ?? 0) : null;
+  const lag = n.isPrimary || st === null ? 0 : lagEntries({ ...st, lastSeq: lastSeq! }, primaryLast(s));
+  let health = classifyHealth({
+    state: st, lastSeenMs: n.seen.lastSeenMs, nowMs, primaryLastSeq: primaryLast(s), writeRatePerMs: s.writeRatePerMs,
+    maxReplicationLagMs: r.maxReplicationLagMs, failoverTimeoutMs: r.failoverTimeoutMs, isPrimary: n.isPrimary,
+    ...(n.stream ? { streamMode: n.stream.mode } : {}),
+  });
+  // The stream talks to the replica far more often than the monitor polls it.
+  if (n.stream && !n.stream.reachable) health = 'Offline';
+  return { health, lag, lagMs: lagMs(lag, s.writeRatePerMs), lastSeq };
+}
+
+export function describeShard(s: ShardFacts, nowMs: number, r: HealthConfig) {
   return {
     id: s.id,
     term: s.term,
     primaryId: s.primaryId,
     commitSeq: s.commitSeq,
     nodes: s.nodes.map((n) => {
-      const st: NodeState | null = n.seen.state;
-      const lastSeq = Math.max(st?.lastSeq ?? 0, n.stream?.matchSeq ?? 0);
-      const lag = n.isPrimary ? 0 : Math.max(0, primaryLast - lastSeq);
+      const st = n.seen.state;
+      const h = nodeHealth(s, n, nowMs, r);
       return {
         id: n.id,
         url: n.url,
         role: n.isPrimary ? 'primary' : (st?.role ?? 'replica'),
         term: st?.term ?? null,
-        lastSeq: st ? lastSeq : null,
+        lastSeq: h.lastSeq,
         commitSeq: st?.commitSeq ?? null,
-        lag,
-        health: nodeHealth(n, lag, nowMs, r),
+        lag: h.lag,
+        lagMs: h.lagMs,
+        health: h.health,
+        ready: st?.ready ?? false,
         rollbackCount: st?.rollbackCount ?? 0,
         lastSeenMs: n.seen.lastSeenMs,
       };
@@ -67,12 +81,12 @@ export function describeShard(s: ShardFacts, nowMs: number, r: Pick<ReplicationC
 }
 
 /** Ready = every shard has a primary and a reachable write quorum (primary included). */
-export function readiness(shards: ReadonlyArray<ShardFacts>, nowMs: number, r: Pick<ReplicationConfig, 'failoverTimeoutMs' | 'writeQuorum'>): { ready: true } | { ready: false; reason: string } {
+export function readiness(shards: ReadonlyArray<ShardFacts>, nowMs: number, r: HealthConfig & Pick<ReplicationConfig, 'writeQuorum'>): { ready: true } | { ready: false; reason: string } {
   for (const s of shards) {
     if (s.primaryId === null) return { ready: false, reason: `shard ${s.id} has no primary` };
     const primary = s.nodes.find((n) => n.id === s.primaryId);
-    if (!primary || nodeHealth(primary, 0, nowMs, r) === 'Offline') return { ready: false, reason: `shard ${s.id}: primary ${s.primaryId} is offline` };
-    const up = s.nodes.filter((n) => nodeHealth(n, 0, nowMs, r) !== 'Offline').length;
+    if (!primary || nodeHealth(s, primary, nowMs, r).health === 'Offline') return { ready: false, reason: `shard ${s.id}: primary ${s.primaryId} is offline` };
+    const up = s.nodes.filter((n) => nodeHealth(s, n, nowMs, r).health !== 'Offline').length;
     if (up < r.writeQuorum) return { ready: false, reason: `shard ${s.id}: ${up} of ${r.writeQuorum} copies needed for a write quorum are reachable` };
   }
   return { ready: true };

@@ -5,7 +5,7 @@ export { startRouter, runRouter, type RouterOptions, type RunningRouter } from '
 export { Shards, type ShardsDeps } from './shards.ts';
 export { ShardRuntime, type ShardNode, type ShardRuntimeDeps } from './shard-runtime.ts';
 export { ShardView, adoptState, adoptHint, type NodeSeen, type TermAndPrimary } from './shard-view.ts';
-export { StatePoller, type StatePollerDeps } from './state-poller.ts';
+export { Failover, type FailoverDeps, type ElectionSummary } from './failover.ts';
 export { writeToShard, noPrimary, quorumNotMet, type WriteRequest, type WriteResult } from './writer.ts';
 export { readFromShard, READ_MODES, type ReadMode } from './reader.ts';
 export { describeShard, readiness, nodeHealth, type Health, type ShardFacts, type NodeFacts } from './cluster-status.ts';

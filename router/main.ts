@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../src/logger.ts';
 import { createRouterMetrics, Registry } from '../src/metrics.ts';
 import { build } from './app.ts';
 import { Shards } from './shards.ts';
-import { StatePoller } from './state-poller.ts';
+import { Failover } from './failover.ts';
 
 // Composition root of the router.
 //
@@ -13,11 +13,11 @@ import { StatePoller } from './state-poller.ts';
 // shard's term and primary from the nodes' states (until each shard has a
 // majority answering, bounded; an unready router still starts so /readyz can
 // say why) → which starts one ReplicaStream per replica → build the app and
-// compile its schemas → start the state poller (the health monitor's slot)
+// compile its schemas → start the health monitor and elections (router/failover.ts)
 // → listen → log the one `listening` line.
 //
 // Shutdown (SIGTERM/SIGINT): stop accepting and let in-flight requests end
-// (each has its own deadline) → stop the poller → stop the streams and settle
+// (each has its own deadline) → stop the health monitor → stop the streams and settle
 // waiting writes → close node connections → exit 0.
 
 export interface RouterOptions {
@@ -46,21 +46,18 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const shards = new Shards({ config, clock, log: logger, metrics });
   await shards.discover(clock.now() + (opts.discoverTimeoutMs ?? 10_000));
   const verbose = logger.isLevelEnabled('debug');
-  const app = build({ config, shards, clock, logger: verbose ? logger : logger.child({}, { level: 'warn' }), registry, metrics });
+  const failover = new Failover({ config, shards, clock, log: logger, metrics });
+  const app = build({ config, shards, clock, logger: verbose ? logger : logger.child({}, { level: 'warn' }), registry, metrics, failover });
   // Compiling route schemas blocks the event loop for a moment: before health polling starts judging silence.
   await app.ready();
-  const poller = new StatePoller({
-    nodes: shards.nodes(), intervalMs: config.replication.healthCheckIntervalMs, clock,
-    onObservation: (id, state, nowMs) => shards.observe(id, state, nowMs),
-  });
-  poller.start();
+  failover.start();
   const u = new URL(config.router.url);
   const host = opts.host ?? u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   try {
     await app.listen({ host, port });
   } catch (err) {
-    poller.stop();
+    failover.stop();
     await shards.stop();
     throw err;
   }
@@ -69,7 +66,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const close = () => {
     closing ??= (async () => {
       await app.close();
-      poller.stop();
+      failover.stop();
       await shards.stop();
     })();
     return closing;

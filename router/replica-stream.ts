@@ -173,6 +173,11 @@ export class ReplicaStream {
   async #getPrimaryWal(since: number, limit: number, meta: boolean): Promise<WalResponse | null> {
     try {
       const wal = await this.#getWal(this.#d.primary, since, limit, meta);
+      // Relay only a log that is still the primary's of our term: a deposed
+      // primary's log may since have been rewritten by a newer one.
+      if (wal.role !== undefined && (wal.role !== 'primary' || wal.term !== this.#d.term)) {
+        throw new TesseraError('stale_term', `source ${this.#d.primaryId} is ${wal.role} at term ${wal.term}`, { term: wal.term });
+      }
       this.#d.host.notePrimaryWal(wal.lastSeq, wal.entries);
       return wal;
     } catch (err) {

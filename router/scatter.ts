@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor } from './changes-cursor.ts';
 import { mergeAllDocs, mergeChanges, mergeFound, sumDbInfo, unionDbs, type Change, type IdItem, type ShardPage } from './merge.ts';
 import { readPrimary } from './reader.ts';
 import type { ShardRuntime } from './shard-runtime.ts';
+import type { Failover } from './failover.ts';
 import type { Shards } from './shards.ts';
 import { noPrimary, writeToShard, type WriteResult } from './writer.ts';
 import { UnreachableError } from '../src/http/client.ts';
@@ -22,6 +23,8 @@ export interface RouterContext {
   metrics?: RouterMetrics;
   /** Set when the server starts closing: long polls answer at once. */
   closing?: boolean;
+  /** Elections and switchovers; absent in component tests that fake the nodes. */
+  failover?: Failover;
 }
 
 /** Largest page a node serves in one request (DESIGN §4 limit maximum). */

@@ -5,6 +5,7 @@ import type { Logger } from '../src/logger.ts';
 import type { RouterMetrics } from '../src/metrics.ts';
 import { REPLICATION_PREFIX, type LogEntry, type NodeState } from '../src/protocol.ts';
 import type { ShardFacts } from './cluster-status.ts';
+import { updateWriteRate, type WriteRate } from './health.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { acksFor, advanceCommit, quorumSeq } from './quorum.ts';
 import { ReplicaStream, type StreamHost, type StreamOptions } from './replica-stream.ts';
@@ -53,6 +54,8 @@ export class ShardRuntime implements StreamHost {
   /** Writes waiting at a pause. */
   writesHeld = 0;
   #waiters: Waiter[] = [];
+  /** The shard's smoothed write rate, from the primary's lastSeq over time (Lagging threshold). */
+  #writeRate: WriteRate | null = null;
   #commitListeners = new Set<() => void>();
   #notifiedCommitSeq = 0;
   #paused: { promise: Promise<void>; resolve: () => void } | null = null;
@@ -137,11 +140,11 @@ export class ShardRuntime implements StreamHost {
     const changed = this.view.observe(nodeId, state, nowMs);
     if (changed) this.#onViewChange();
     if (state !== null) {
-      if (nodeId === this.view.primaryId && state.term === this.view.term) this.#notePrimaryPosition(state.lastSeq, state.lastTerm);
-      const stream = this.streams.get(nodeId);
-      stream?.wake(true);
-      const held = Math.max(state.lastSeq, stream?.matchSeq ?? 0);
-      this.#d.metrics?.lagEntries.set({ shard: String(this.shardId), node: nodeId }, nodeId === this.view.primaryId ? 0 : Math.max(0, this.primaryLastSeq - held));
+      if (nodeId === this.view.primaryId && state.term === this.view.term) {
+        this.#notePrimaryPosition(state.lastSeq, state.lastTerm);
+        this.#writeRate = updateWriteRate(this.#writeRate, state.lastSeq, nowMs);
+      }
+      this.streams.get(nodeId)?.wake(true);
     }
     this.#recount();
   }
@@ -260,6 +263,7 @@ export class ShardRuntime implements StreamHost {
   facts(): ShardFacts {
     return {
       id: this.shardId, term: this.view.term, primaryId: this.view.primaryId, commitSeq: this.commitSeq, primaryLastSeq: this.primaryLastSeq,
+      writeRatePerMs: this.#writeRate?.ratePerMs ?? 0,
       nodes: [...this.nodes.values()].map((n) => {
         const s = this.streams.get(n.id);
         return {

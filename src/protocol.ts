@@ -125,6 +125,9 @@ export interface WalResponse {
   entries: LogEntry[];
   lastSeq: number;
   oldestSeq: number;
+  /** The serving node's term and role: a relay reads only from the primary of its term. */
+  term?: number;
+  role?: Role;
 }
 
 /**

@@ -580,7 +580,7 @@ export class Store {
     }
     const rows = this.#q.walPage.all(since, limit) as LogRow[];
     const parts = rows.map((r) => `{"seq":${r.seq},"term":${r.term},"op":"${r.op}","db":${JSON.stringify(r.db)},"id":${JSON.stringify(r.id)},"rev":${JSON.stringify(r.rev)},"doc":${metaOnly ? 'null' : (r.doc ?? 'null')},"ts":${r.ts}}`);
-    return `{"entries":[${parts.join(',')}],"lastSeq":${last.seq},"oldestSeq":${meta.baseSeq + 1}}`;
+    return `{"entries":[${parts.join(',')}],"lastSeq":${last.seq},"oldestSeq":${meta.baseSeq + 1},"term":${meta.term},"role":"${meta.role}"}`;
   }
 
   /** The entries of the log with seq > since (tests and tools). */

@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { build } from '../../router/app.ts';
 import { Shards } from '../../router/shards.ts';
-import { StatePoller } from '../../router/state-poller.ts';
+import { HealthMonitor } from '../../router/health-monitor.ts';
+import { REPLICATION_PREFIX } from '../../src/protocol.ts';
 import { systemClock } from '../../src/clock.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -99,7 +100,7 @@ class FakeNode {
 let nodes: FakeNode[] = [];
 let shards: Shards | null = null;
 let app: FastifyInstance | null = null;
-let poller: StatePoller | null = null;
+let poller: HealthMonitor | null = null;
 
 afterEach(async () => {
   poller?.stop();
@@ -126,7 +127,13 @@ async function setup(roles: Array<'primary' | 'replica'> = ['primary', 'replica'
   shards = new Shards({ config, clock: systemClock, log, metrics });
   await shards.discover(Date.now() + 2000);
   const s = shards;
-  poller = new StatePoller({ nodes: s.nodes(), intervalMs: 100, clock: systemClock, onObservation: (id, st, now) => s.observe(id, st, now) });
+  // Views kept fresh as in production, without elections: these fakes do not vote.
+  const byId = new Map(s.nodes().map((n) => [n.id, n.client]));
+  poller = new HealthMonitor({
+    nodes: s.nodes().map((n) => ({ id: n.id, url: n.client.url })), intervalMs: 100, clock: systemClock,
+    poll: async (id) => (await byId.get(id)!.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, timeoutMs: 80 })).body,
+    onObservation: (id, st, now) => s.observe(id, st, now),
+  });
   poller.start();
   app = build({ config, shards, clock: systemClock, logger: log, registry, metrics });
   // Compiling the route schemas blocks the event loop for a while: do it before any health judgement.
