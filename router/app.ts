@@ -3,6 +3,7 @@ import { TesseraError } from '../src/errors.ts';
 import type { Clock } from '../src/clock.ts';
 import type { Config } from '../src/config/index.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
+import { installOpenApi, packageVersion } from '../src/http/openapi.ts';
 import type { Logger } from '../src/logger.ts';
 import { installMetrics, type Registry, type RouterMetrics } from '../src/metrics.ts';
 import type { Failover } from './failover.ts';
@@ -44,6 +45,12 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
+  // Before every route: the document is collected from the routes registered after it.
+  installOpenApi(app, {
+    title: 'Tessera router',
+    version: packageVersion(),
+    description: 'Client API of a sharded JSON document store whose shards are quorum-replicated replica sets, and its operator endpoints.',
+  });
   if (deps.registry) installMetrics(app, deps.registry);
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');

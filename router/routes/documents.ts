@@ -25,22 +25,22 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
   const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
 
   return async (app) => {
-    app.get('/v1/db', { schema: { summary: 'List databases (union over shards)' } }, async () => listDbs(ctx));
+    app.get('/v1/db', { schema: { summary: 'List databases (union over shards)', tags: ['databases'] } }, async () => listDbs(ctx));
 
-    app.put<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Create a database on every shard', params: S.dbParams } }, async (req, reply) => {
+    app.put<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'PUT', req.params.db);
       return reply.status(r.status).send(r.body);
     });
 
-    app.delete<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Delete a database on every shard', params: S.dbParams } }, async (req, reply) => {
+    app.delete<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'DELETE', req.params.db);
       return reply.status(r.status).send(r.body);
     });
 
-    app.get<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Database info, counts summed over shards', params: S.dbParams } }, async (req) => dbInfo(ctx, req.params.db));
+    app.get<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams } }, async (req) => dbInfo(ctx, req.params.db));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/docs', {
-      schema: { summary: 'Create a document (server id unless the body has one)', params: S.dbParams, body: S.postDocBody },
+      schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, body: S.postDocBody },
     }, async (req, reply) => {
       const id = typeof req.body.id === 'string' ? req.body.id : newDocId();
       const rt = ctx.shards.forDoc(id);
@@ -50,7 +50,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.put<{ Params: DocParams; Body: Record<string, unknown> }>('/v1/db/:db/docs/:id', {
-      schema: { summary: 'Create or update a document (rev in body or If-Match)', params: S.docParams, body: S.putDocBody },
+      schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, body: S.putDocBody },
     }, async (req, reply) => {
       const { db, id } = req.params;
       const match = ifMatch(req);
@@ -61,7 +61,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.get<{ Params: DocParams; Querystring: { read?: ReadMode; rev?: string } }>('/v1/db/:db/docs/:id', {
-      schema: { summary: 'Read a document', params: S.docParams, querystring: S.readQuery },
+      schema: { summary: 'Read a document', tags: ['documents'], params: S.docParams, querystring: S.readQuery },
     }, async (req, reply) => {
       const { db, id } = req.params;
       const path = req.query.rev ? `${docPath(db, id)}?rev=${encodeURIComponent(req.query.rev)}` : docPath(db, id);
@@ -70,7 +70,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.delete<{ Params: DocParams; Querystring: { rev?: string } }>('/v1/db/:db/docs/:id', {
-      schema: { summary: 'Delete a document (writes a tombstone)', params: S.docParams, querystring: S.deleteQuery },
+      schema: { summary: 'Delete a document (writes a tombstone)', tags: ['documents'], params: S.docParams, querystring: S.deleteQuery },
     }, async (req, reply) => {
       const { db, id } = req.params;
       const rev = req.query.rev ?? ifMatch(req);
@@ -81,11 +81,11 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
 
     app.post<{ Params: DbParams; Body: { docs: BulkDoc[] } }>('/v1/db/:db/_bulk_docs', {
       bodyLimit: bulkBodyLimit,
-      schema: { summary: 'Write many documents; one result per doc in request order', params: S.dbParams, body: S.bulkBody },
+      schema: { summary: 'Write many documents; one result per doc in request order', tags: ['documents'], params: S.dbParams, body: S.bulkBody },
     }, async (req) => bulkDocs(ctx, req.params.db, req.body.docs));
 
     app.get<{ Params: DbParams; Querystring: { limit?: string; skip?: string; startAfter?: string; includeDeleted?: string } }>('/v1/db/:db/_all_docs', {
-      schema: { summary: 'Documents ordered by id across shards, paged by startAfter', params: S.dbParams, querystring: S.allDocsQuery },
+      schema: { summary: 'Documents ordered by id across shards, paged by startAfter', tags: ['queries'], params: S.dbParams, querystring: S.allDocsQuery },
     }, async (req) => {
       const q = req.query;
       return allDocs(ctx, req.params.db, {
@@ -97,21 +97,21 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/fields', {
-      schema: { summary: 'Find by data fields', params: S.dbParams, body: S.findFieldsBody },
+      schema: { summary: 'Find by data fields', tags: ['queries'], params: S.dbParams, body: S.findFieldsBody },
     }, async (req) => find(ctx, req.params.db, 'fields', req.body ?? {}));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/tags', {
-      schema: { summary: 'Find by tags', params: S.dbParams, body: S.findTagsBody },
+      schema: { summary: 'Find by tags', tags: ['queries'], params: S.dbParams, body: S.findTagsBody },
     }, async (req) => find(ctx, req.params.db, 'tags', req.body ?? {}));
 
     app.get<{ Params: DbParams; Querystring: { q: string; skip?: string; limit?: string } }>('/v1/db/:db/_search', {
-      schema: { summary: 'Full-text search over content', params: S.dbParams, querystring: S.searchQuery },
+      schema: { summary: 'Full-text search over content', tags: ['queries'], params: S.dbParams, querystring: S.searchQuery },
     }, async (req) => search(ctx, req.params.db, {
       q: req.query.q, skip: S.queryInt(req.query.skip, 'skip', 0, 0, 1_000_000), limit: S.queryInt(req.query.limit, 'limit', 100, 1, 1000),
     }));
 
     app.get<{ Params: DbParams; Querystring: ChangesQs }>('/v1/db/:db/_changes', {
-      schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', params: S.dbParams, querystring: S.changesQuery },
+      schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', tags: ['queries'], params: S.dbParams, querystring: S.changesQuery },
     }, async (req: FastifyRequest<{ Params: DbParams; Querystring: ChangesQs }>, reply: FastifyReply) => {
       const q = req.query;
       return changes(ctx, req.params.db, {
