@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeState } from '../../src/protocol.ts';
+import { AckWriters, missingOnNode } from '../harness/ack-writers.ts';
+import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
+
+// Issue 4, "loss of a majority of a shard": with two of three nodes gone
+// (the primary among them) no election can succeed, every write answers 503
+// no_primary / quorum_not_met within writeTimeoutMs + 1 s, nothing
+// acknowledged is lost, and the shard recovers once the nodes return.
+
+const R = { healthCheckIntervalMs: 200, failoverTimeoutMs: 800, writeTimeoutMs: 2000 };
+const OUTAGE_MS = 4 * R.failoverTimeoutMs; // several election attempts
+const DB = 'maj';
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } });
+  cluster = await startCluster(tc);
+  expect((await fetch(`${cluster.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
+});
+
+afterAll(async () => {
+  await cluster?.dispose();
+});
+
+function writers(prefix: string): AckWriters {
+  return new AckWriters({
+    routerUrl: cluster.router.url, db: DB, writers: 6, prefix, maxWrites: 20_000, maxMs: 60_000,
+    requestTimeoutMs: R.writeTimeoutMs + 5000,
+  }).start();
+}
+
+async function primaryNow(): Promise<{ id: string; term: number }> {
+  return waitFor(async () => {
+    const shard = (await cluster.clusterInfo()).shards[0]!;
+    const p = shard.nodes.find((n) => n.id === shard.primaryId && n.health === 'InSync');
+    return p ? { id: p.id, term: shard.term! } : null;
+  }, { timeoutMs: 15_000, message: 'a primary in the router\'s view' });
+}
+
+/**
+ * During the outage: the survivor never becomes primary, the router tries
+ * and fails to elect (no_quorum), and every write sent once the fault is in
+ * place answers 503 in time. Runs for OUTAGE_MS (a bounded watch).
+ */
+async function watchOutage(w: AckWriters, survivor: string, faultAt: number): Promise<{ states: NodeState[]; maxMs: number }> {
+  const states: NodeState[] = [];
+  // At least OUTAGE_MS, and until a dozen writes sent during the fault have
+  // been answered (a paused primary holds each one for writeTimeoutMs).
+  const minEnd = faultAt + OUTAGE_MS;
+  const hardStop = faultAt + OUTAGE_MS + 3 * (R.writeTimeoutMs + 1000);
+  while (Date.now() < hardStop && (Date.now() < minEnd || w.attemptsSince(faultAt).length < 12)) {
+    try {
+      states.push(await cluster.nodeState(survivor, 1000));
+    } catch {
+      // A slow answer under load is no evidence either way.
+    }
+    await new Promise((r) => setTimeout(r, 100)); // poll interval of a watch bounded by hardStop
+  }
+  const until = Date.now();
+  const election = (await cluster.clusterInfo()).shards[0] as { lastElection?: { outcome: string } | null };
+  expect(election.lastElection?.outcome, 'the router tried to elect and found no majority').toBe('no_quorum');
+  expect(states.length).toBeGreaterThan(5);
+  for (const s of states) expect(s.role, `${survivor} must not become primary without a majority`).toBe('replica');
+  expect((await fetch(`${cluster.router.url}/readyz`)).status).toBe(503);
+
+  const during = w.attemptsSince(faultAt).filter((a) => a.endedAt <= until);
+  expect(during.length, 'writes were tried during the outage').toBeGreaterThan(0);
+  expect(w.ackedSince(faultAt), 'nothing is acknowledged without a majority').toEqual([]);
+  const codes = new Set(during.map((a) => `${a.status} ${a.error}`));
+  for (const c of codes) expect(['503 no_primary', '503 quorum_not_met']).toContain(c);
+  const maxMs = Math.max(...during.map((a) => a.endedAt - a.sentAt));
+  // The router promises writeTimeoutMs + 1 s; the margin covers the test process's own scheduling.
+  expect(maxMs).toBeLessThanOrEqual(R.writeTimeoutMs + 1000 + 500);
+  return { states, maxMs };
+}
+
+/** After recovery: acked writes on every node, nodes converged, and the router serves them all. */
+async function checkAfter(w: AckWriters, killed: string[]): Promise<void> {
+  const ids = cluster.shardNodes(0);
+  const secret = cluster.tc.config.cluster.secret;
+  await waitFor(async () => {
+    const s = await Promise.all(ids.map((id) => cluster.nodeState(id)));
+    const primaries = s.filter((x) => x.role === 'primary' && x.term === Math.max(...s.map((y) => y.term)));
+    return primaries.length === 1 && s.every((x) => x.lastSeq === s[0]!.lastSeq && x.lastTerm === s[0]!.lastTerm);
+  }, { timeoutMs: 20_000, message: 'nodes reach the same lastSeq' });
+  for (const id of ids) {
+    expect(await missingOnNode(cluster.tc.nodeUrls[id]!, secret, DB, w.acked), `acknowledged writes on ${id}`).toEqual([]);
+  }
+  expect(await missingOnNode(cluster.router.url, secret, DB, w.acked), 'acknowledged writes through the router').toEqual([]);
+  expect(cluster.unexpectedExits().filter((e) => !killed.includes(e.name))).toEqual([]);
+}
+
+describe('loss of a majority of a shard', () => {
+  it('primary SIGKILLed and a replica SIGSTOPped: no election, 503s in time; a new primary once the replica returns, and the old primary rejoins', async () => {
+    const w = writers('a');
+    try {
+      await waitFor(() => w.acked.length >= 50, { timeoutMs: 15_000, message: '50 writes acknowledged before the fault' });
+      const before = await primaryNow();
+      const [replicaA, replicaB] = cluster.shardNodes(0).filter((id) => id !== before.id) as [string, string];
+      await cluster.nodes[before.id]!.kill('SIGKILL');
+      cluster.nodes[replicaA]!.pause();
+      const faultAt = Date.now();
+      const outage = await watchOutage(w, replicaB, faultAt);
+      const maxTerm = Math.max(...outage.states.map((s) => s.term));
+      console.log(`majority lost (kill ${before.id}, pause ${replicaA}): slowest 503 ${outage.maxMs} ms (limit ${R.writeTimeoutMs + 1000} ms); ${replicaB} term ${before.term} -> max ${maxTerm}, never primary`);
+
+      const healAt = Date.now();
+      cluster.nodes[replicaA]!.resume();
+      const after = await waitFor(async () => {
+        const p = await primaryNow();
+        return p.term > before.term ? p : null;
+      }, { timeoutMs: 15_000, message: 'a new primary once a majority is back' });
+      await waitFor(() => w.ackedSince(healAt).length > 0, { timeoutMs: 15_000, message: 'writes acknowledged again' });
+      console.log(`recovered: ${after.id} primary at term ${after.term}, first ack ${w.ackedSince(healAt)[0]!.ackedAt - healAt} ms after SIGCONT`);
+      expect([replicaA, replicaB]).toContain(after.id);
+
+      await cluster.nodes[before.id]!.restart();
+      await waitFor(async () => {
+        const n = (await cluster.clusterInfo()).shards[0]!.nodes.find((x) => x.id === before.id)!;
+        return n.role === 'replica' && n.health === 'InSync';
+      }, { timeoutMs: 20_000, message: `${before.id} rejoins as an InSync replica` });
+      const rejoinedAt = Date.now();
+      await waitFor(() => w.ackedSince(rejoinedAt).length >= 20, { timeoutMs: 15_000, message: 'writes go on after the rejoin' });
+    } finally {
+      await w.stop();
+    }
+    console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged`);
+    await checkAfter(w, cluster.shardNodes(0));
+  });
+
+  it('primary SIGSTOPped and a replica SIGKILLed: no election, 503s in time; the shard recovers when both return', async () => {
+    const w = writers('b');
+    try {
+      await waitFor(() => w.acked.length >= 50, { timeoutMs: 15_000, message: '50 writes acknowledged before the fault' });
+      const before = await primaryNow();
+      const [replicaA, replicaB] = cluster.shardNodes(0).filter((id) => id !== before.id) as [string, string];
+      cluster.nodes[before.id]!.pause();
+      await cluster.nodes[replicaA]!.kill('SIGKILL');
+      const faultAt = Date.now();
+      const outage = await watchOutage(w, replicaB, faultAt);
+      const maxTerm = Math.max(...outage.states.map((s) => s.term));
+      console.log(`majority lost (pause ${before.id}, kill ${replicaA}): slowest 503 ${outage.maxMs} ms (limit ${R.writeTimeoutMs + 1000} ms); ${replicaB} term ${before.term} -> max ${maxTerm}, never primary`);
+
+      const healAt = Date.now();
+      cluster.nodes[before.id]!.resume();
+      await cluster.nodes[replicaA]!.restart();
+      await waitFor(() => w.ackedSince(healAt).length > 0, { timeoutMs: 15_000, message: 'writes acknowledged again' });
+      console.log(`recovered: first ack ${w.ackedSince(healAt)[0]!.ackedAt - healAt} ms after SIGCONT + restart`);
+      await waitFor(async () => {
+        const nodes = (await cluster.clusterInfo()).shards[0]!.nodes;
+        return nodes.every((n) => n.health === 'InSync');
+      }, { timeoutMs: 20_000, message: 'every node InSync again' });
+    } finally {
+      await w.stop();
+    }
+    console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged`);
+    await checkAfter(w, cluster.shardNodes(0));
+  });
+});

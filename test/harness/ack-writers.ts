@@ -1,0 +1,140 @@
+import { isDeepStrictEqual } from 'node:util';
+
+// Concurrent writers for failover tests: every write goes through the router
+// with a fresh id, and every acknowledged one (2xx) is recorded with its rev
+// and body, so a test can check afterwards that nothing acknowledged was lost.
+// 503s and timeouts are unacknowledged: they may or may not have taken effect.
+// Loops are bounded in count and in time.
+
+export interface AckedWrite {
+  id: string;
+  rev: string;
+  data: Record<string, unknown>;
+  seq: number;
+  /** When the write was sent and when its 2xx came back (Date.now()). */
+  sentAt: number;
+  ackedAt: number;
+}
+
+export interface WriteAttempt {
+  id: string;
+  status: number;
+  /** Error code of a non-2xx answer, 'timeout' / 'network' when none came. */
+  error: string | null;
+  sentAt: number;
+  endedAt: number;
+}
+
+export interface WritersOptions {
+  routerUrl: string;
+  db: string;
+  writers: number;
+  /** Id prefix (ids are `<prefix>w<writer>-<n>`). */
+  prefix: string;
+  /** Hard bounds of the whole run. */
+  maxWrites: number;
+  maxMs: number;
+  /** Client-side deadline of one request (beyond the router's own writeTimeoutMs + 1 s). */
+  requestTimeoutMs: number;
+}
+
+export class AckWriters {
+  readonly acked: AckedWrite[] = [];
+  readonly attempts: WriteAttempt[] = [];
+  readonly #o: WritersOptions;
+  #n = 0;
+  #stopped = false;
+  #running: Promise<void> | null = null;
+
+  constructor(opts: WritersOptions) {
+    this.#o = opts;
+  }
+
+  get count(): number {
+    return this.#n;
+  }
+
+  start(): this {
+    const end = Date.now() + this.#o.maxMs;
+    this.#running ??= Promise.all(Array.from({ length: this.#o.writers }, (_, w) => this.#loop(w, end))).then(() => undefined);
+    return this;
+  }
+
+  /** Stops after the requests in flight; resolves when every loop has ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  /** Acknowledged writes that were sent at or after `t`. */
+  ackedSince(t: number): AckedWrite[] {
+    return this.acked.filter((a) => a.sentAt >= t);
+  }
+
+  /** Attempts sent at or after `t` (e.g. once a fault is in place). */
+  attemptsSince(t: number): WriteAttempt[] {
+    return this.attempts.filter((a) => a.sentAt >= t);
+  }
+
+  async #loop(w: number, end: number): Promise<void> {
+    const { routerUrl, db, prefix, maxWrites, requestTimeoutMs } = this.#o;
+    while (!this.#stopped && Date.now() < end && this.#n < maxWrites) {
+      const id = `${prefix}w${w}-${this.#n++}`;
+      const data = { w, id, at: Date.now() };
+      const sentAt = Date.now();
+      let status = 0;
+      let error: string | null = null;
+      try {
+        const res = await fetch(`${routerUrl}/v1/db/${db}/docs/${id}`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ data }),
+          signal: AbortSignal.timeout(requestTimeoutMs),
+        });
+        status = res.status;
+        const body = await res.json() as { rev?: string; seq?: number; error?: string };
+        if (status >= 200 && status < 300) {
+          this.acked.push({ id, rev: body.rev!, data, seq: body.seq ?? 0, sentAt, ackedAt: Date.now() });
+        } else {
+          error = body.error ?? `http_${status}`;
+        }
+      } catch (err) {
+        error = (err as Error).name === 'TimeoutError' ? 'timeout' : 'network';
+      }
+      this.attempts.push({ id, status, error, sentAt, endedAt: Date.now() });
+    }
+  }
+}
+
+/** Every document of `db` on one node (read directly with the secret), deleted ones included, by id. */
+export async function nodeDocs(nodeUrl: string, secret: string, db: string): Promise<Map<string, { rev: string; data: unknown }>> {
+  const out = new Map<string, { rev: string; data: unknown }>();
+  let startAfter: string | null = null;
+  for (let page = 0; page < 10_000; page++) {
+    const q: string = `includeDeleted=true&limit=1000${startAfter !== null ? `&startAfter=${encodeURIComponent(startAfter)}` : ''}`;
+    const res = await fetch(`${nodeUrl}/v1/db/${db}/_all_docs?${q}`, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(10_000) });
+    if (res.status !== 200) throw new Error(`${nodeUrl} _all_docs answered ${res.status}: ${await res.text()}`);
+    const body = await res.json() as { items: Array<{ id: string; rev: string; data: unknown }>; next: string | null };
+    for (const d of body.items) out.set(d.id, { rev: d.rev, data: d.data });
+    if (body.next === null || body.items.length === 0) return out;
+    startAfter = body.next;
+  }
+  throw new Error(`${nodeUrl}: _all_docs did not end`);
+}
+
+/**
+ * The acknowledged writes missing (or with another rev or body) on one node:
+ * empty when the node holds every one of them. Ids are unique per write, so
+ * nothing may legitimately have overwritten an acknowledged write.
+ */
+export async function missingOnNode(nodeUrl: string, secret: string, db: string, acked: ReadonlyArray<AckedWrite>): Promise<string[]> {
+  const docs = await nodeDocs(nodeUrl, secret, db);
+  const bad: string[] = [];
+  for (const a of acked) {
+    const d = docs.get(a.id);
+    if (!d) bad.push(`${a.id}: missing`);
+    else if (d.rev !== a.rev) bad.push(`${a.id}: rev ${d.rev}, acknowledged ${a.rev}`);
+    else if (!isDeepStrictEqual(d.data, a.data)) bad.push(`${a.id}: data ${JSON.stringify(d.data)}, acknowledged ${JSON.stringify(a.data)}`);
+  }
+  return bad;
+}
