@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeState } from '../../src/protocol.ts';
-import { AckWriters, missingOnNode } from '../harness/ack-writers.ts';
+import { AckWriters } from '../harness/ack-writers.ts';
+import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
 
 // Issue 4, "loss of a majority of a shard": with two of three nodes gone
@@ -75,20 +76,14 @@ async function watchOutage(w: AckWriters, survivor: string, faultAt: number): Pr
   return { states, maxMs };
 }
 
-/** After recovery: acked writes on every node, nodes converged, and the router serves them all. */
-async function checkAfter(w: AckWriters, killed: string[]): Promise<void> {
-  const ids = cluster.shardNodes(0);
+/** After recovery: nodes converged, acked writes on every node and through the router, no crash. */
+async function checkAfter(w: AckWriters): Promise<void> {
   const secret = cluster.tc.config.cluster.secret;
-  await waitFor(async () => {
-    const s = await Promise.all(ids.map((id) => cluster.nodeState(id)));
-    const primaries = s.filter((x) => x.role === 'primary' && x.term === Math.max(...s.map((y) => y.term)));
-    return primaries.length === 1 && s.every((x) => x.lastSeq === s[0]!.lastSeq && x.lastTerm === s[0]!.lastTerm);
-  }, { timeoutMs: 20_000, message: 'nodes reach the same lastSeq' });
-  for (const id of ids) {
-    expect(await missingOnNode(cluster.tc.nodeUrls[id]!, secret, DB, w.acked), `acknowledged writes on ${id}`).toEqual([]);
-  }
-  expect(await missingOnNode(cluster.router.url, secret, DB, w.acked), 'acknowledged writes through the router').toEqual([]);
-  expect(cluster.unexpectedExits().filter((e) => !killed.includes(e.name))).toEqual([]);
+  const digests = await waitConverged(cluster.shardNodes(0).map((id) => cluster.tc.nodeUrls[id]!), secret, 20_000);
+  assertAckedOnNodes(digests, DB, w.acked);
+  await readAllAcked(cluster.router.url, DB, w.acked);
+  // Kills through the harness are expected exits; anything else is a crash.
+  expect(cluster.unexpectedExits()).toEqual([]);
 }
 
 describe('loss of a majority of a shard', () => {
@@ -126,7 +121,7 @@ describe('loss of a majority of a shard', () => {
       await w.stop();
     }
     console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged`);
-    await checkAfter(w, cluster.shardNodes(0));
+    await checkAfter(w);
   });
 
   it('primary SIGSTOPped and a replica SIGKILLed: no election, 503s in time; the shard recovers when both return', async () => {
@@ -155,6 +150,6 @@ describe('loss of a majority of a shard', () => {
       await w.stop();
     }
     console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged`);
-    await checkAfter(w, cluster.shardNodes(0));
+    await checkAfter(w);
   });
 });

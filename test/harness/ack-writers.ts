@@ -1,15 +1,14 @@
-import { isDeepStrictEqual } from 'node:util';
+import type { AckedWrite as Acked } from './convergence.ts';
 
 // Concurrent writers for failover tests: every write goes through the router
 // with a fresh id, and every acknowledged one (2xx) is recorded with its rev
-// and body, so a test can check afterwards that nothing acknowledged was lost.
-// 503s and timeouts are unacknowledged: they may or may not have taken effect.
+// and body, so a test can check afterwards (convergence.ts) that nothing
+// acknowledged was lost. 503s and timeouts are unacknowledged: they may or
+// may not have taken effect. Unlike write-load.ts it keeps every attempt with
+// its timing, for tests that check what each write sent during a fault got.
 // Loops are bounded in count and in time.
 
-export interface AckedWrite {
-  id: string;
-  rev: string;
-  data: Record<string, unknown>;
+export interface AckedWrite extends Acked {
   seq: number;
   /** When the write was sent and when its 2xx came back (Date.now()). */
   sentAt: number;
@@ -106,35 +105,3 @@ export class AckWriters {
   }
 }
 
-/** Every document of `db` on one node (read directly with the secret), deleted ones included, by id. */
-export async function nodeDocs(nodeUrl: string, secret: string, db: string): Promise<Map<string, { rev: string; data: unknown }>> {
-  const out = new Map<string, { rev: string; data: unknown }>();
-  let startAfter: string | null = null;
-  for (let page = 0; page < 10_000; page++) {
-    const q: string = `includeDeleted=true&limit=1000${startAfter !== null ? `&startAfter=${encodeURIComponent(startAfter)}` : ''}`;
-    const res = await fetch(`${nodeUrl}/v1/db/${db}/_all_docs?${q}`, { headers: { authorization: `Bearer ${secret}` }, signal: AbortSignal.timeout(10_000) });
-    if (res.status !== 200) throw new Error(`${nodeUrl} _all_docs answered ${res.status}: ${await res.text()}`);
-    const body = await res.json() as { items: Array<{ id: string; rev: string; data: unknown }>; next: string | null };
-    for (const d of body.items) out.set(d.id, { rev: d.rev, data: d.data });
-    if (body.next === null || body.items.length === 0) return out;
-    startAfter = body.next;
-  }
-  throw new Error(`${nodeUrl}: _all_docs did not end`);
-}
-
-/**
- * The acknowledged writes missing (or with another rev or body) on one node:
- * empty when the node holds every one of them. Ids are unique per write, so
- * nothing may legitimately have overwritten an acknowledged write.
- */
-export async function missingOnNode(nodeUrl: string, secret: string, db: string, acked: ReadonlyArray<AckedWrite>): Promise<string[]> {
-  const docs = await nodeDocs(nodeUrl, secret, db);
-  const bad: string[] = [];
-  for (const a of acked) {
-    const d = docs.get(a.id);
-    if (!d) bad.push(`${a.id}: missing`);
-    else if (d.rev !== a.rev) bad.push(`${a.id}: rev ${d.rev}, acknowledged ${a.rev}`);
-    else if (!isDeepStrictEqual(d.data, a.data)) bad.push(`${a.id}: data ${JSON.stringify(d.data)}, acknowledged ${JSON.stringify(a.data)}`);
-  }
-  return bad;
-}
