@@ -76,14 +76,18 @@ export function nodeProcess(tc: TestConfig, nodeId: string, opts: ClusterOptions
   });
 }
 
-/** Spawns the router of a test config (not started). */
-export function routerProcess(tc: TestConfig, opts: ClusterOptions = {}): ManagedProcess {
+/**
+ * Spawns a router of a test config (not started). A second router (two
+ * routers on one cluster) passes its own config file and name.
+ */
+export function routerProcess(tc: TestConfig, opts: ClusterOptions = {}, second?: { name: string; configPath: string }): ManagedProcess {
+  const name = second?.name ?? 'router';
   return new ManagedProcess({
-    name: 'router',
-    args: ['router', '--config', tc.routerPath, '--log-level', opts.logLevel ?? 'info'],
+    name,
+    args: ['router', '--config', second?.configPath ?? tc.routerPath, '--log-level', opts.logLevel ?? 'info'],
     env: isolatedEnv(opts.env),
     timeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-    onLine: echo('router'),
+    onLine: echo(name),
     ...(opts.entry ? { entry: opts.entry } : {}),
   });
 }
