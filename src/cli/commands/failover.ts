@@ -1,6 +1,8 @@
 import type { Command } from '../main.ts';
 import { EXIT } from '../main.ts';
+import { join } from 'node:path';
 import { loadConfigForCli } from '../load-config-or-exit.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { describeAnswer, resolveTarget, routerRequest } from '../router-client.ts';
 
 // `tessera failover --shard N [--to ID]`: asks the router to switch the
@@ -21,9 +23,12 @@ export const command: Command = {
       process.stderr.write('tessera failover: --shard N is required (a shard id: 0, 1, ...)\n');
       return EXIT.usage;
     }
+    // With nothing to go on, the target is the embedded default cluster (`npm start`): its router and secret.
+    const nothingGiven = values.config === undefined && values.router === undefined && !values.secret && !process.env.TESSERA_SECRET;
+    const configFile = typeof values.config === 'string' ? values.config : nothingGiven ? join(PACKAGE_ROOT, 'config', 'local.json') : undefined;
     let config = null;
-    if (typeof values.config === 'string') {
-      config = loadConfigForCli(values.config, 'failover');
+    if (configFile !== undefined) {
+      config = loadConfigForCli(configFile, 'failover');
       if (!config) return EXIT.usage;
     }
     const target = resolveTarget({ router: values.router as string | undefined, secret: values.secret as string | undefined }, config);
