@@ -101,6 +101,8 @@ export class AckWriters {
         error = (err as Error).name === 'TimeoutError' ? 'timeout' : 'network';
       }
       this.attempts.push({ id, status, error, sentAt, endedAt: Date.now() });
+      // An unavailable shard or router answers at once: do not spin on failures.
+      if (error !== null) await new Promise((r) => setTimeout(r, 20));
     }
   }
 }
