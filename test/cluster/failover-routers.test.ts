@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { freePorts, routerProcess, startCluster, waitFor, writeTestConfig, type ManagedProcess, type TestCluster } from '../harness/index.ts';
 import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { WriteLoad } from '../harness/write-load.ts';
@@ -14,9 +14,8 @@ import { WriteLoad } from '../harness/write-load.ts';
 const R = { healthCheckIntervalMs: 200, failoverTimeoutMs: 800, writeTimeoutMs: 2000 };
 const TARGET_MS = R.failoverTimeoutMs + 2 * R.healthCheckIntervalMs + 500;
 const DB = 'fr';
-let cluster: TestCluster;
-let router2: ManagedProcess;
-let url2: string;
+let cluster: TestCluster | null = null;
+let router2: ManagedProcess | null = null;
 
 interface Shard0 { term: number; primaryId: string | null }
 
@@ -26,73 +25,87 @@ async function shard0(url: string): Promise<Shard0> {
   return { term, primaryId };
 }
 
-beforeAll(async () => {
-  const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } });
-  cluster = await startCluster(tc);
+/**
+ * A 1x3 cluster with two routers: the harness's, and a second one on its
+ * own port whose config reaches every node directly (the first one goes
+ * through a proxy for the `proxied` nodes).
+ */
+async function twoRouters(proxied: string[] = []): Promise<{ c: TestCluster; r2: ManagedProcess; urls: [string, string] }> {
+  const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R }, proxied });
+  const c = cluster = await startCluster(tc);
   const [port] = await freePorts(1);
-  url2 = `http://127.0.0.1:${port}`;
+  const url2 = `http://127.0.0.1:${port}`;
   const path2 = join(tc.dir, 'router2-config.json');
   await writeFile(path2, `${JSON.stringify({ ...tc.raw, router: { ...tc.raw.router, url: url2 } }, null, 2)}\n`);
-  router2 = routerProcess(tc, {}, { name: 'router2', configPath: path2 });
-  await router2.start();
+  const r2 = router2 = routerProcess(tc, {}, { name: 'router2', configPath: path2 });
+  await r2.start();
   await waitFor(async () => (await fetch(`${url2}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200, { timeoutMs: 20_000, message: 'second router ready' });
-  expect((await fetch(`${cluster.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
-});
+  expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
+  return { c, r2, urls: [c.router.url, url2] };
+}
 
-afterAll(async () => {
+/** Samples, until stopped, every (term → primary) claim: both routers' views and every node calling itself primary. */
+function watchPrimaries(c: TestCluster, urls: readonly string[]) {
+  const claims = new Map<number, Set<string>>();
+  const conflicts: string[] = [];
+  const claim = (term: number, id: string, who: string) => {
+    const set = claims.get(term) ?? new Set<string>();
+    set.add(id);
+    claims.set(term, set);
+    if (set.size > 1) conflicts.push(`term ${term}: ${[...set].join(', ')} (seen by ${who})`);
+  };
+  let watching = true;
+  const done = (async () => {
+    const end = Date.now() + 90_000;
+    for (let round = 0; watching && round < 5000 && Date.now() < end; round++) {
+      await Promise.all([
+        ...urls.map(async (u, i) => {
+          const s = await shard0(u).catch(() => null);
+          if (s?.primaryId) claim(s.term, s.primaryId, `router${i + 1}`);
+        }),
+        ...c.shardNodes(0).map(async (n) => {
+          const st = await c.nodeState(n, 500).catch(() => null);
+          if (st?.role === 'primary') claim(st.term, n, n);
+        }),
+      ]);
+      // Pacing, not waiting for a condition: a sample every ~25 ms without starving the cluster of CPU.
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  return {
+    claims,
+    conflicts,
+    describe: () => [...claims.keys()].sort((a, b) => a - b).map((t) => `${t}=${[...claims.get(t)!].join('/')}`).join(' '),
+    stop: async () => { watching = false; await done; },
+  };
+}
+
+afterEach(async () => {
   await router2?.kill('SIGKILL');
   await cluster?.dispose();
+  router2 = null;
+  cluster = null;
 });
 
-describe('two routers during a primary kill', () => {
-  it('agree on one new primary per term and lose no write acknowledged by either', async () => {
-    const nodes = cluster.shardNodes(0);
-    const urls = [cluster.router.url, url2];
-    const before = await shard0(urls[0]!);
-    expect(await shard0(urls[1]!)).toEqual(before);
+describe('two routers', () => {
+  it('during a primary kill: agree on one new primary per term and lose no write acknowledged by either', async () => {
+    const { c, r2, urls } = await twoRouters();
+    const nodes = c.shardNodes(0);
+    const before = await shard0(urls[0]);
+    expect(await shard0(urls[1])).toEqual(before);
     const old = before.primaryId!;
-
-    // Every (term → primary) claim seen anywhere: either router's view, or a node calling itself primary.
-    const claims = new Map<number, Set<string>>();
-    const claim = (term: number, id: string, who: string) => {
-      const set = claims.get(term) ?? new Set<string>();
-      set.add(`${id}`);
-      claims.set(term, set);
-      if (set.size > 1) conflicts.push(`term ${term}: ${[...set].join(', ')} (seen by ${who})`);
-    };
-    const conflicts: string[] = [];
-    let watching = true;
-    const watch = (async () => {
-      const end = Date.now() + 90_000;
-      for (let round = 0; watching && round < 5000 && Date.now() < end; round++) {
-        await Promise.all([
-          ...urls.map(async (u, i) => {
-            const s = await shard0(u).catch(() => null);
-            if (s?.primaryId) claim(s.term, s.primaryId, `router${i + 1}`);
-          }),
-          ...nodes.map(async (n) => {
-            const st = await cluster.nodeState(n, 500).catch(() => null);
-            if (st?.role === 'primary') claim(st.term, n, n);
-          }),
-        ]);
-        // Pacing, not waiting for a condition: a sample every ~25 ms without starving the cluster of CPU.
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    })();
+    const watch = watchPrimaries(c, urls);
 
     const load = new WriteLoad({ routerUrls: urls, db: DB, writers: 8, prefix: 'r', requestTimeoutMs: R.writeTimeoutMs + 5000, maxDurationMs: 40_000 }).start();
     let after: Shard0;
     try {
       await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u).length >= 50), { timeoutMs: 10_000, message: 'writes acknowledged through both routers' });
       const killAt = Date.now();
-      await cluster.nodes[old]!.kill('SIGKILL');
+      await c.nodes[old]!.kill('SIGKILL');
       const firstAck = await waitFor(() => load.firstAckSentAfter(killAt), { timeoutMs: 15_000, intervalMs: 10, message: 'a write sent after the kill to be acknowledged' });
       console.log(`unavailability: ${firstAck - killAt} ms (target < ${TARGET_MS} ms)`);
       expect(firstAck - killAt).toBeLessThan(15_000);
-      after = await waitFor(async () => {
-        const [a, b] = await Promise.all(urls.map(shard0));
-        return a!.term > before.term && a!.primaryId !== null && a!.primaryId !== old && b!.term === a!.term && b!.primaryId === a!.primaryId ? a! : null;
-      }, { timeoutMs: 15_000, message: 'both routers agree on a new primary' });
+      after = await bothAgree(urls, (s) => s.term > before.term && s.primaryId !== old);
       await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u && a.sentAt > killAt).length >= 50), {
         timeoutMs: 15_000, message: 'writes acknowledged through both routers after the kill',
       });
@@ -101,27 +114,76 @@ describe('two routers during a primary kill', () => {
     }
     console.log(`writes: ${load.summary()}`);
     expect(load.unexpected).toEqual([]);
-    const terms = [...claims.keys()].sort((a, b) => a - b);
-    console.log(`primaries by term: ${terms.map((t) => `${t}=${[...claims.get(t)!].join('/')}`).join(' ')}`);
-    expect(conflicts).toEqual([]);
-    expect(claims.get(after.term)).toEqual(new Set([after.primaryId]));
+    console.log(`primaries by term: ${watch.describe()}`);
+    expect(watch.conflicts).toEqual([]);
+    expect(watch.claims.get(after.term)).toEqual(new Set([after.primaryId]));
 
-    await cluster.nodes[old]!.restart();
+    await c.nodes[old]!.restart();
     await waitFor(async () => {
-      const st = await cluster.nodeState(old);
+      const st = await c.nodeState(old);
       return st.role === 'replica' && st.term === after.term;
     }, { timeoutMs: 15_000, message: `${old} rejoins as a replica` });
-    watching = false;
-    await watch;
-    expect(conflicts).toEqual([]);
+    await watch.stop();
+    expect(watch.conflicts).toEqual([]);
+    await finalChecks(c, r2, urls, load, after);
+  });
 
-    const digests = await waitConverged(nodes.map((n) => cluster.tc.nodeUrls[n]!), cluster.tc.config.cluster.secret, 20_000);
-    assertAckedOnNodes(digests, DB, load.acked);
-    for (const u of urls) await readAllAcked(u, DB, load.acked);
-    const [a, b] = await Promise.all(urls.map(shard0));
-    expect(b).toEqual(a);
-    expect(a!.term).toBe(after.term);
-    expect(cluster.unexpectedExits()).toEqual([]);
-    expect(router2.unexpectedExits).toEqual([]);
+  it('with split views (one router cut off from the primary): one primary per term, the deposed one fenced, nothing lost', async () => {
+    // Router 1 reaches s0a through a proxy; router 2 reaches it directly. Cutting the proxy makes
+    // router 1 elect while router 2 still sees the old primary alive and keeps writing to it.
+    const { c, r2, urls } = await twoRouters(['s0a']);
+    const nodes = c.shardNodes(0);
+    const before = await shard0(urls[0]);
+    const old = before.primaryId!;
+    expect(old).toBe('s0a');
+    const watch = watchPrimaries(c, urls);
+    const load = new WriteLoad({ routerUrls: urls, db: DB, writers: 8, prefix: 's', requestTimeoutMs: R.writeTimeoutMs + 5000, maxDurationMs: 40_000 }).start();
+    let after: Shard0;
+    try {
+      await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u).length >= 50), { timeoutMs: 10_000, message: 'writes acknowledged through both routers' });
+      const cutAt = Date.now();
+      c.proxies[old]!.cut();
+      after = await bothAgree(urls, (s) => s.term > before.term && s.primaryId !== old);
+      await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u && a.sentAt > cutAt).length >= 50), {
+        timeoutMs: 15_000, message: 'writes acknowledged through both routers after the cut',
+      });
+      // Router 2 still reaches the old primary: it must have fenced it (stepped down to the new term).
+      await waitFor(async () => {
+        const st = await c.nodeState(old);
+        return st.role === 'replica' && st.term === after.term;
+      }, { timeoutMs: 15_000, message: `${old} stepped down while only router 2 reaches it` });
+      c.proxies[old]!.heal();
+      const healAt = Date.now();
+      await waitFor(() => load.ackedSentAfter(healAt) >= 50, { timeoutMs: 15_000, message: 'writes acknowledged after the heal' })
+        .catch((err: Error) => { throw new Error(`${err.message}; ${load.summary()}`); });
+    } finally {
+      c.proxies[old]!.heal();
+      await load.stop();
+    }
+    console.log(`writes: ${load.summary()}`);
+    expect(load.unexpected).toEqual([]);
+    await watch.stop();
+    console.log(`primaries by term: ${watch.describe()}`);
+    expect(watch.conflicts).toEqual([]);
+    await finalChecks(c, r2, urls, load, after);
   });
 });
+
+async function bothAgree(urls: readonly string[], ok: (s: Shard0) => boolean): Promise<Shard0> {
+  return waitFor(async () => {
+    const [a, b] = await Promise.all(urls.map(shard0));
+    return a!.primaryId !== null && ok(a!) && b!.term === a!.term && b!.primaryId === a!.primaryId ? a! : null;
+  }, { timeoutMs: 15_000, message: 'both routers agree on a new primary' });
+}
+
+/** Converged nodes, every acknowledged write on every node and through both routers, the routers agree, nothing crashed. */
+async function finalChecks(c: TestCluster, r2: ManagedProcess, urls: readonly string[], load: WriteLoad, after: Shard0): Promise<void> {
+  const digests = await waitConverged(c.shardNodes(0).map((n) => c.tc.nodeUrls[n]!), c.tc.config.cluster.secret, 20_000);
+  assertAckedOnNodes(digests, DB, load.acked);
+  for (const u of urls) await readAllAcked(u, DB, load.acked);
+  const [a, b] = await Promise.all(urls.map(shard0));
+  expect(b).toEqual(a);
+  expect(a!.term).toBe(after.term);
+  expect(c.unexpectedExits()).toEqual([]);
+  expect(r2.unexpectedExits).toEqual([]);
+}
