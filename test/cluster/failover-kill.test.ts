@@ -82,4 +82,40 @@ describe('SIGKILL of the primary under continuous writes', () => {
     expect((await cluster.clusterInfo()).shards[0]!.term).toBe(after.term);
     expect(cluster.unexpectedExits()).toEqual([]);
   });
+
+  it('survives successive kills of whoever is primary, each old primary rejoining while writes go on', async () => {
+    const nodes = cluster.shardNodes(0);
+    const load = new WriteLoad({ routerUrls: [cluster.router.url], db: DB, writers: 8, prefix: 'm', requestTimeoutMs: R.writeTimeoutMs + 5000, maxDurationMs: 90_000, maxWrites: 8000 }).start();
+    const rounds: string[] = [];
+    let term = (await cluster.clusterInfo()).shards[0]!.term!;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const primary = (await cluster.clusterInfo()).shards[0]!.primaryId!;
+        const ackedBefore = load.acked.length;
+        await waitFor(() => load.acked.length >= ackedBefore + 50, { timeoutMs: 10_000, message: `round ${round}: writes before the kill` });
+        const killAt = Date.now();
+        await cluster.nodes[primary]!.kill('SIGKILL');
+        const next = await waitFor(async () => {
+          const s = (await cluster.clusterInfo()).shards[0]!;
+          return s.primaryId !== null && s.primaryId !== primary && s.term! > term ? s : null;
+        }, { timeoutMs: 15_000, message: `round ${round}: a new primary after killing ${primary}` });
+        const firstAck = await waitFor(() => load.firstAckSentAfter(killAt), { timeoutMs: 15_000, intervalMs: 10, message: `round ${round}: writes resume` });
+        rounds.push(`${primary}->${next.primaryId}@${next.term} ${firstAck - killAt}ms`);
+        term = next.term!;
+        await cluster.nodes[primary]!.restart();
+        await waitFor(async () => {
+          const n = (await cluster.clusterInfo()).shards[0]!.nodes.find((x) => x.id === primary)!;
+          return n.role === 'replica' && n.health === 'InSync' && n.term === term;
+        }, { timeoutMs: 20_000, message: `round ${round}: ${primary} rejoins as an InSync replica` });
+      }
+    } finally {
+      await load.stop();
+    }
+    console.log(`successive kills: ${rounds.join(', ')}; writes: ${load.summary()}`);
+    expect(load.unexpected).toEqual([]);
+    const digests = await waitConverged(nodes.map((n) => cluster.tc.nodeUrls[n]!), cluster.tc.config.cluster.secret, 20_000);
+    assertAckedOnNodes(digests, DB, load.acked);
+    await readAllAcked(cluster.router.url, DB, load.acked);
+    expect(cluster.unexpectedExits()).toEqual([]);
+  });
 });
