@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../src/clock.ts';
-import type { Config } from '../src/config/index.ts';
+import { majority, redactConfig, type Config } from '../src/config/index.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { createRouterMetrics, Registry } from '../src/metrics.ts';
 import { build } from './app.ts';
@@ -22,6 +22,8 @@ import { Failover } from './failover.ts';
 
 export interface RouterOptions {
   config: Readonly<Config>;
+  /** Where the config came from, for the `config loaded` line. */
+  configPath?: string;
   host?: string;
   logLevel?: string;
   clock?: Clock;
@@ -41,6 +43,11 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const logger = createLogger({ name: 'router', ...(opts.logLevel ? { level: opts.logLevel } : {}) });
+  logger.info({ file: opts.configPath ?? null, config: redactConfig(config) }, 'config loaded');
+  const unsafe = config.shards.filter((s) => config.replication.writeQuorum < majority(s.nodes.length)).map((s) => s.id);
+  if (unsafe.length > 0) {
+    logger.warn({ writeQuorum: config.replication.writeQuorum, shards: unsafe }, 'allowUnsafeQuorum: writeQuorum is not a majority; a failover there can lose acknowledged writes');
+  }
   const registry = new Registry();
   const metrics = createRouterMetrics(registry);
   const shards = new Shards({ config, clock, log: logger, metrics });

@@ -55,6 +55,13 @@ export interface StreamDeps {
   options: StreamOptions;
 }
 
+/**
+ * A replica this many entries behind after a probe or batch is catching up
+ * (one info line when it starts and one when it ends); a smaller tail is the
+ * relay's normal lag and is not logged.
+ */
+export const CATCH_UP_LOG_MIN_ENTRIES = 100;
+
 export class ReplicaStream {
   readonly nodeId: string;
   mode: StreamMode = 'probe';
@@ -75,6 +82,8 @@ export class ReplicaStream {
   #wake: (() => void) | null = null;
   #pendingWake = false;
   #done: Promise<void> | null = null;
+  /** A catch-up in progress: it ends once matchSeq reaches where the primary was when it began. */
+  #catchUp: { startedMs: number; fromSeq: number | null; targetSeq: number; reason: string; snapshot: boolean } | null = null;
 
   constructor(deps: StreamDeps) {
     this.#d = deps;
@@ -130,6 +139,7 @@ export class ReplicaStream {
     if (err instanceof TesseraError && err.code === 'gap') {
       // The replica's log diverges or is short: find the match point again.
       this.#gapsInARow++;
+      this.#startCatchUp(err.details.needsSnapshot === true ? 'needs_snapshot' : err.details.mismatch === true ? 'diverged' : 'gap');
       if (err.details.needsSnapshot === true) this.mode = 'snapshot';
       else { this.mode = 'probe'; this.matchSeq = null; }
       if (this.#gapsInARow < 3) return;
@@ -230,6 +240,7 @@ export class ReplicaStream {
       this.matchTerm = matchTerm;
       this.mode = 'replicate';
       this.#d.host.onProgress();
+      this.#noteCatchUp();
       return;
     }
   }
@@ -286,13 +297,14 @@ export class ReplicaStream {
     this.lastSentMs = clock.now();
     this.sentCommitSeq = Math.max(this.sentCommitSeq, commitSeq);
     this.replicaLastSeq = res.body.lastSeq;
-    if (fromWal && entries.length > 0) this.#d.metrics?.catchUpEntries.inc({ shard: String(host.shardId), node: this.nodeId }, entries.length);
+    if ((fromWal || this.#catchUp) && entries.length > 0) this.#d.metrics?.catchUpEntries.inc({ shard: String(host.shardId), node: this.nodeId }, entries.length);
     if (entries.length > 0) this.#d.metrics?.relayBatch.observe({ shard: String(host.shardId) }, entries.length);
     if (res.body.rolledBack > 0) this.#d.metrics?.rollbacks.inc({ shard: String(host.shardId), node: this.nodeId }, res.body.rolledBack);
     const advanced = endSeq > matchSeq;
     this.matchSeq = endSeq;
     this.matchTerm = endTerm;
     if (advanced) host.onProgress();
+    this.#noteCatchUp();
     if (truncate && res.body.lastSeq > endSeq) {
       // The replica kept entries after a truncating batch: its log disagrees with our picture of it.
       this.mode = 'probe';
@@ -301,9 +313,37 @@ export class ReplicaStream {
     }
   }
 
+  #startCatchUp(reason: string): void {
+    if (this.#catchUp || this.#stopped) return;
+    const { host, log, clock } = this.#d;
+    this.#catchUp = { startedMs: clock.now(), fromSeq: this.matchSeq, targetSeq: host.primaryLastSeq, reason, snapshot: false };
+    log.info({
+      shard: host.shardId, node: this.nodeId, reason, matchSeq: this.matchSeq, replicaLastSeq: this.replicaLastSeq, primaryLastSeq: host.primaryLastSeq,
+    }, 'replica catching up');
+  }
+
+  /** After a probe, batch or snapshot: start a catch-up when far behind, end it when its target is reached. */
+  #noteCatchUp(): void {
+    if (this.matchSeq === null || this.mode !== 'replicate') return;
+    const { host, log, clock } = this.#d;
+    const c = this.#catchUp;
+    if (!c) {
+      if (host.primaryLastSeq - this.matchSeq > CATCH_UP_LOG_MIN_ENTRIES) this.#startCatchUp('behind');
+      return;
+    }
+    if (this.matchSeq < c.targetSeq) return;
+    this.#catchUp = null;
+    log.info({
+      shard: host.shardId, node: this.nodeId, reason: c.reason, fromSeq: c.fromSeq, matchSeq: this.matchSeq, snapshot: c.snapshot,
+      ms: Math.round(clock.now() - c.startedMs),
+    }, 'replica caught up');
+  }
+
   async #snapshot(): Promise<void> {
     const { primary, replica, term, primaryId, options, host, log } = this.#d;
     const labels = { shard: String(host.shardId), node: this.nodeId };
+    this.#startCatchUp('snapshot');
+    this.#catchUp!.snapshot = true;
     log.info({ shard: host.shardId, node: this.nodeId }, 'installing snapshot on replica');
     const signal = AbortSignal.timeout(options.snapshotTimeoutMs);
     try {
@@ -336,6 +376,7 @@ export class ReplicaStream {
         this.replicaLastSeq = st.lastSeq;
         this.mode = 'replicate';
         host.onProgress();
+        this.#noteCatchUp();
       } else {
         this.mode = 'probe';
         this.matchSeq = null;

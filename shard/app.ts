@@ -4,7 +4,7 @@ import type { Config } from '../src/config/index.ts';
 import { TesseraError } from '../src/errors.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import type { Logger } from '../src/logger.ts';
-import type { Registry } from '../src/metrics.ts';
+import { installRequestMetrics, type Registry } from '../src/metrics.ts';
 import { REPLICATION_PREFIX } from '../src/protocol.ts';
 import { requireSecret } from './routes/auth-hook.ts';
 import { documentRoutes, healthRoutes, replicationRoutes } from './routes/index.ts';
@@ -49,6 +49,8 @@ export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   installErrorHandling(app);
+  // Before the route plugins, so the hook counts every one of them.
+  if (deps.registry) installRequestMetrics(app, deps.registry);
   if (deps.logger) {
     app.addHook('onResponse', async (req, reply) => {
       req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');

@@ -1,8 +1,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createShardMetrics, Registry } from '../src/metrics.ts';
-import { findNode, type Config } from '../src/config/index.ts';
+import { collectProcessMetrics, createShardMetrics, Registry } from '../src/metrics.ts';
+import { findNode, redactConfig, type Config } from '../src/config/index.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { build } from './app.ts';
 import { GroupCommit, Store } from './store/index.ts';
@@ -21,6 +21,8 @@ import { GroupCommit, Store } from './store/index.ts';
 
 export interface ShardOptions {
   config: Readonly<Config>;
+  /** Where the config came from, for the `config loaded` line. */
+  configPath?: string;
   nodeId: string;
   /** Data dir; default `<config.dataDir>/<nodeId>`. */
   dataDir?: string;
@@ -47,6 +49,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
   const { shard, node } = found;
   const logger = createLogger({ name: 'shard', nodeId: node.id, ...(opts.logLevel ? { level: opts.logLevel } : {}) });
   const dataDir = opts.dataDir ?? join(opts.config.dataDir, node.id);
+  logger.info({ file: opts.configPath ?? null, config: redactConfig(opts.config), dataDir }, 'config loaded');
   mkdirSync(dataDir, { recursive: true });
 
   const first = shard.nodes[0]!;
@@ -60,6 +63,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
     onEvent: (event, details) => logger.info(details, event),
   });
   const registry = new Registry();
+  collectProcessMetrics(registry);
   const metrics = createShardMetrics(registry);
   const commit = new GroupCommit(store, {
     enabled: opts.groupCommit ?? true,
@@ -75,7 +79,8 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
   let rollbacksSeen = store.state().rollbackCount;
   const beforeScrape = () => {
     const st = store.state();
-    metrics.rollbacks.inc(st.rollbackCount - rollbacksSeen);
+    // A snapshot install may empty the rollback table: a counter never goes down.
+    if (st.rollbackCount > rollbacksSeen) metrics.rollbacks.inc(st.rollbackCount - rollbacksSeen);
     rollbacksSeen = st.rollbackCount;
     metrics.lastSeq.set(st.lastSeq);
     metrics.commitSeq.set(st.commitSeq);

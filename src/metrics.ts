@@ -75,7 +75,7 @@ export function createRouterMetrics(registry: Registry) {
     }),
     catchUpEntries: new Counter({
       name: 'tessera_catchup_entries_total',
-      help: 'Entries sent to replicas outside the normal relay (probe, WAL catch-up)',
+      help: 'Entries sent to replicas outside the normal relay: read from the primary\'s WAL, or sent while the replica catches up',
       labelNames: ['shard', 'node'] as const,
       registers: [registry],
     }),
@@ -120,12 +120,12 @@ export function createShardMetrics(registry: Registry) {
 }
 
 /**
- * Registers request metrics and `GET /metrics` on an app. Route labels use the
- * route pattern (`/v1/db/:db/docs/:id`), never the raw URL, so the label set
- * stays bounded.
+ * Counts every request of an app by route, method and status, with its
+ * latency. Route labels use the route pattern (`/v1/db/:db/docs/:id`), never
+ * the raw URL, so the label set stays bounded. Call before registering the
+ * routes' plugins (a root hook reaches every plugin registered after it).
  */
-export function installMetrics(app: FastifyInstance, registry: Registry): void {
-  collectDefaultMetrics({ register: registry });
+export function installRequestMetrics(app: FastifyInstance, registry: Registry): void {
   const http = createHttpMetrics(registry);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -133,6 +133,20 @@ export function installMetrics(app: FastifyInstance, registry: Registry): void {
     http.requests.inc(labels);
     http.latency.observe(labels, reply.elapsedTime / 1000);
   });
+}
+
+/** Process metrics (CPU, memory, event loop lag, GC) under their standard names. */
+export function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+}
+
+/**
+ * Request metrics, process metrics and an open `GET /metrics` (the router's;
+ * a shard node serves its registry behind the secret instead).
+ */
+export function installMetrics(app: FastifyInstance, registry: Registry): void {
+  collectProcessMetrics(registry);
+  installRequestMetrics(app, registry);
   app.get('/metrics', { schema: { hide: true } as Record<string, unknown> }, async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

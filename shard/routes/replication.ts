@@ -116,6 +116,8 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
       return store.commitSnapshot(Number(req.query.term), req.query.primaryId);
     } catch (err) {
       store.abortSnapshot();
+      // Ends the 'installing snapshot' line; the node is unchanged.
+      req.log.warn({ err: (err as Error).message }, 'snapshot install abandoned');
       throw err;
     }
   });

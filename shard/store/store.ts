@@ -647,6 +647,7 @@ export class Store {
       insertDb: this.#db.prepare('INSERT INTO temp.snap_dbs (name) VALUES (?)'),
       insertDoc: this.#db.prepare('INSERT INTO temp.snap_docs (db, id, rev, deleted, body, seq, parent_rev, created, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     };
+    this.#onEvent?.('installing snapshot', { term });
   }
 
   /** Stages a chunk of snapshot lines (one small transaction on TEMP tables). */

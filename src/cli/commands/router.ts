@@ -21,7 +21,8 @@ export const command: Command = {
       process.stderr.write('usage: tessera router --config F [--host H] [--log-level L]\n');
       return EXIT.usage;
     }
-    const config = loadConfigForCli(resolve(file), 'router');
+    const configPath = resolve(file);
+    const config = loadConfigForCli(configPath, 'router');
     if (!config) return EXIT.usage;
     const host = (typeof values.host === 'string' ? values.host : undefined) ?? (process.env.TESSERA_HOST || undefined);
     const level = typeof values['log-level'] === 'string' ? values['log-level'] : process.env.TESSERA_LOG_LEVEL;
@@ -33,6 +34,7 @@ export const command: Command = {
     // A start-up failure (port taken) is one line, not a stack trace.
     return runRouter({
       config,
+      configPath,
       ...(host ? { host } : {}),
       ...(typeof values['log-level'] === 'string' ? { logLevel: values['log-level'] } : {}),
     }).catch((err: unknown) => {

@@ -25,7 +25,8 @@ export const command: Command = {
       process.stderr.write('usage: tessera shard --config F --node ID [--data DIR] [--host H] [--log-level L]\n');
       return EXIT.usage;
     }
-    const config = loadConfigForCli(resolve(file), 'shard');
+    const configPath = resolve(file);
+    const config = loadConfigForCli(configPath, 'shard');
     if (!config) return EXIT.usage;
     if (!findNode(config, nodeId)) {
       const known = config.shards.flatMap((s) => s.nodes.map((n) => n.id)).join(', ');
@@ -44,6 +45,7 @@ export const command: Command = {
     // in one line, not as a stack trace.
     return runShard({
       config,
+      configPath,
       nodeId,
       ...(typeof values.data === 'string' ? { dataDir: resolve(values.data) } : {}),
       ...(host ? { host } : {}),
