@@ -56,9 +56,9 @@ export interface StreamDeps {
 }
 
 /**
- * A replica this many entries behind after a probe or batch is catching up
- * (one info line when it starts and one when it ends); a smaller tail is the
- * relay's normal lag and is not logged.
+ * A replica that answers a batch sent while it was more than this many
+ * entries behind is catching up (one info line when that is seen, one when it
+ * has what the primary had then); a smaller tail is the relay's normal lag.
  */
 export const CATCH_UP_LOG_MIN_ENTRIES = 100;
 
@@ -251,6 +251,8 @@ export class ReplicaStream {
     let entries: LogEntry[] = [];
     let primaryLastRead: number | null = null;
     let fromWal = false;
+    const sentMs = clock.now();
+    const behindAtSend = host.primaryLastSeq - matchSeq;
     if (!heartbeat) {
       const from = matchSeq + 1;
       const buffered = from <= host.primaryLastSeq ? host.buffer.range(from, options.maxBatchEntries, options.maxBatchBytes) : [];
@@ -304,6 +306,8 @@ export class ReplicaStream {
     this.matchSeq = endSeq;
     this.matchTerm = endTerm;
     if (advanced) host.onProgress();
+    // Judged once the replica answered: a dead replica is not "catching up".
+    if (!this.#catchUp && behindAtSend > CATCH_UP_LOG_MIN_ENTRIES) this.#startCatchUp('behind', { atMs: sentMs, fromSeq: matchSeq, targetSeq: matchSeq + behindAtSend });
     this.#noteCatchUp();
     if (truncate && res.body.lastSeq > endSeq) {
       // The replica kept entries after a truncating batch: its log disagrees with our picture of it.
@@ -313,25 +317,22 @@ export class ReplicaStream {
     }
   }
 
-  #startCatchUp(reason: string): void {
+  #startCatchUp(reason: string, at?: { atMs: number; fromSeq: number; targetSeq: number }): void {
     if (this.#catchUp || this.#stopped) return;
     const { host, log, clock } = this.#d;
-    this.#catchUp = { startedMs: clock.now(), fromSeq: this.matchSeq, targetSeq: host.primaryLastSeq, reason, snapshot: false };
+    this.#catchUp = {
+      startedMs: at?.atMs ?? clock.now(), fromSeq: at?.fromSeq ?? this.matchSeq, targetSeq: at?.targetSeq ?? host.primaryLastSeq, reason, snapshot: false,
+    };
     log.info({
-      shard: host.shardId, node: this.nodeId, reason, matchSeq: this.matchSeq, replicaLastSeq: this.replicaLastSeq, primaryLastSeq: host.primaryLastSeq,
+      shard: host.shardId, node: this.nodeId, reason, matchSeq: this.#catchUp.fromSeq, replicaLastSeq: this.replicaLastSeq, primaryLastSeq: this.#catchUp.targetSeq,
     }, 'replica catching up');
   }
 
-  /** After a probe, batch or snapshot: start a catch-up when far behind, end it when its target is reached. */
+  /** After a probe, batch or snapshot: a catch-up ends once its target is reached. */
   #noteCatchUp(): void {
-    if (this.matchSeq === null || this.mode !== 'replicate') return;
-    const { host, log, clock } = this.#d;
     const c = this.#catchUp;
-    if (!c) {
-      if (host.primaryLastSeq - this.matchSeq > CATCH_UP_LOG_MIN_ENTRIES) this.#startCatchUp('behind');
-      return;
-    }
-    if (this.matchSeq < c.targetSeq) return;
+    if (!c || this.matchSeq === null || this.mode !== 'replicate' || this.matchSeq < c.targetSeq) return;
+    const { host, log, clock } = this.#d;
     this.#catchUp = null;
     log.info({
       shard: host.shardId, node: this.nodeId, reason: c.reason, fromSeq: c.fromSeq, matchSeq: this.matchSeq, snapshot: c.snapshot,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCluster, TEST_SECRET, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
+import { startCluster, TEST_SECRET, waitFor, writeTestConfig, type TestCluster, type TestConfig } from '../harness/index.ts';
 
 // GET /metrics on a real 1×3 cluster, and the lifecycle log lines that go
 // with the same events. Every metric named in issue 5 must exist on a fresh
@@ -79,6 +79,36 @@ const NODE_FAMILIES: Array<[string, string]> = [
 
 const DOC_ROUTE = { route: '/v1/db/:db/docs/:id', method: 'PUT' };
 
+/** Scrapes and writes against one test cluster. */
+function helpers(tc: TestConfig) {
+  const scrapeRouter = async () => {
+    const res = await fetch(`${tc.routerUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    return new Scrape(await res.text());
+  };
+  const scrapeNode = async (id: string) => {
+    const res = await fetch(`${tc.nodeUrls[id]}/metrics`, { headers: { authorization: `Bearer ${TEST_SECRET}` }, signal: AbortSignal.timeout(5000) });
+    expect(res.status).toBe(200);
+    return new Scrape(await res.text());
+  };
+  const put = (db: string, id: string) =>
+    fetch(`${tc.routerUrl}/v1/db/${db}/docs/${id}`, {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { id } }), signal: AbortSignal.timeout(5000),
+    });
+  const writeMany = async (db: string, prefix: string, n: number) => {
+    for (let i = 0; i < n; i += 10) {
+      const batch = await Promise.all(Array.from({ length: Math.min(10, n - i) }, (_, j) => put(db, `${prefix}${i + j}`)));
+      for (const r of batch) expect(r.status, await r.clone().text()).toBe(201);
+    }
+  };
+  return { scrapeRouter, scrapeNode, put, writeMany };
+}
+
+type Proc = { name: string; log: { toArray(): string[] } };
+const jsonLines = (p: Proc) => p.log.toArray().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+const withMsg = (ls: Array<Record<string, unknown>>, re: RegExp) => ls.filter((l) => typeof l.msg === 'string' && re.test(l.msg));
+
 let cluster: TestCluster | undefined;
 afterEach(async () => {
   await cluster?.dispose();
@@ -90,29 +120,8 @@ describe('metrics and lifecycle logs on a 1×3 cluster', () => {
     const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, proxied: ['s0b', 's0c'] });
     const c = await startCluster(tc);
     cluster = c;
+    const { scrapeRouter, scrapeNode, put, writeMany } = helpers(tc);
     const router = tc.routerUrl;
-
-    const scrapeRouter = async () => {
-      const res = await fetch(`${router}/metrics`, { signal: AbortSignal.timeout(5000) });
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-      return new Scrape(await res.text());
-    };
-    const scrapeNode = async (id: string) => {
-      const res = await fetch(`${tc.nodeUrls[id]}/metrics`, { headers: { authorization: `Bearer ${TEST_SECRET}` }, signal: AbortSignal.timeout(5000) });
-      expect(res.status).toBe(200);
-      return new Scrape(await res.text());
-    };
-    const put = (db: string, id: string) =>
-      fetch(`${router}/v1/db/${db}/docs/${id}`, {
-        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { id } }), signal: AbortSignal.timeout(5000),
-      });
-    const writeMany = async (db: string, prefix: string, n: number) => {
-      for (let i = 0; i < n; i += 10) {
-        const batch = await Promise.all(Array.from({ length: Math.min(10, n - i) }, (_, j) => put(db, `${prefix}${i + j}`)));
-        for (const r of batch) expect(r.status, await r.clone().text()).toBe(201);
-      }
-    };
 
     // ---- every family exists on a fresh cluster; node metrics need the secret
     const r0 = await scrapeRouter();
@@ -212,23 +221,21 @@ describe('metrics and lifecycle logs on a 1×3 cluster', () => {
     await waitFor(() => c.nodes.s0a!.log.toArray().some((l) => l.includes('"msg":"rolled back"')), {
       timeoutMs: 5000, message: 's0a\'s "rolled back" line',
     });
-    const lines = (p: { log: { toArray(): string[] } }) => p.log.toArray().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const routerLines = lines(c.router);
-    const msgs = (ls: Array<Record<string, unknown>>, re: RegExp) => ls.filter((l) => typeof l.msg === 'string' && re.test(l.msg));
-    expect(msgs(routerLines, /^election elected/)).toHaveLength(1);
-    const catchingUp = msgs(routerLines, /^replica catching up$/).filter((l) => l.node === 's0a');
-    const caughtUp = msgs(routerLines, /^replica caught up$/).filter((l) => l.node === 's0a');
+    const routerLines = jsonLines(c.router);
+    expect(withMsg(routerLines, /^election elected/)).toHaveLength(1);
+    const catchingUp = withMsg(routerLines, /^replica catching up$/).filter((l) => l.node === 's0a');
+    const caughtUp = withMsg(routerLines, /^replica caught up$/).filter((l) => l.node === 's0a');
     expect(catchingUp).toHaveLength(1);
     expect(caughtUp).toHaveLength(1);
-    expect(msgs(lines(c.nodes[winner]!), /^promoted$/)).toHaveLength(1);
-    const s0aLines = lines(c.nodes.s0a!);
-    expect(msgs(s0aLines, /^rolled back$/)).toEqual([expect.objectContaining({ entries: 3 })]);
-    expect(msgs(s0aLines, /^stepped down$/)).toHaveLength(1);
+    expect(withMsg(jsonLines(c.nodes[winner]!), /^promoted$/)).toHaveLength(1);
+    const s0aLines = jsonLines(c.nodes.s0a!);
+    expect(withMsg(s0aLines, /^rolled back$/)).toEqual([expect.objectContaining({ entries: 3 })]);
+    expect(withMsg(s0aLines, /^stepped down$/)).toHaveLength(1);
     // Request logs are debug: a default (info) log has none.
-    expect(msgs(routerLines, /^request$/)).toEqual([]);
+    expect(withMsg(routerLines, /^request$/)).toEqual([]);
 
     for (const p of [c.router, c.nodes.s0c!]) {
-      const loaded = msgs(lines(p), /^config loaded$/);
+      const loaded = withMsg(jsonLines(p), /^config loaded$/);
       expect(loaded, p.name).toHaveLength(1);
       const cfg = loaded[0]!.config as { cluster: { name: string; secret: string }; shards: unknown[] };
       expect(cfg.cluster.secret).toBe('[redacted]');
@@ -237,5 +244,41 @@ describe('metrics and lifecycle logs on a 1×3 cluster', () => {
       expect(JSON.stringify(loaded[0])).not.toContain(TEST_SECRET);
     }
     for (const p of [c.router, ...Object.values(c.nodes)]) expect(p.tail(1000), p.name).not.toContain(TEST_SECRET);
+  });
+  it('count a snapshot install and log its start and end on router and node', async () => {
+    // A small WAL, and a router restarted while s0c is down (its relay buffer would otherwise hold
+    // every entry s0c missed): s0c can only come back through a snapshot.
+    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: { walRetention: 100 } } });
+    const c = await startCluster(tc);
+    cluster = c;
+    const { scrapeRouter, writeMany } = helpers(tc);
+    expect((await fetch(`${tc.routerUrl}/v1/db/snap`, { method: 'PUT' })).status).toBe(201);
+    await c.nodes.s0c!.kill();
+    await writeMany('snap', 'd', 300);
+    expect((await c.nodeState('s0a')).oldestSeq).toBeGreaterThan(100);
+    await c.router.restart();
+    await waitFor(async () => (await fetch(`${tc.routerUrl}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200, {
+      timeoutMs: 20_000, message: 'restarted router ready',
+    });
+    const before = await scrapeRouter();
+    expect(before.sum('tessera_snapshot_installs_total', { node: 's0c' })).toBe(0);
+    await c.nodes.s0c!.start();
+    await waitFor(async () => {
+      const s = (await c.clusterInfo()).shards[0]!;
+      const n = s.nodes.find((x) => x.id === 's0c');
+      return n?.health === 'InSync' && n.lastSeq === s.nodes.find((x) => x.id === 's0a')?.lastSeq;
+    }, { timeoutMs: 15_000, message: 's0c back and InSync' });
+    const after = await scrapeRouter();
+    expect(after.sum('tessera_snapshot_installs_total', { shard: '0', node: 's0c', outcome: 'ok' })).toBe(1);
+    expect(after.sum('tessera_snapshot_installs_total', { node: 's0c', outcome: 'failed' })).toBe(0);
+    await waitFor(() => c.nodes.s0c!.log.toArray().some((l) => l.includes('"msg":"snapshot installed"')), { timeoutMs: 5000, message: 's0c\'s "snapshot installed" line' });
+    const node = jsonLines(c.nodes.s0c!);
+    expect(withMsg(node, /^installing snapshot$/)).toHaveLength(1);
+    expect(withMsg(node, /^snapshot installed$/)).toHaveLength(1);
+    // The harness keeps the output of both router processes: only the restarted one's lines count.
+    const routerLines = jsonLines(c.router).filter((l) => l.node === 's0c' && l.pid === c.router.pid);
+    expect(withMsg(routerLines, /^replica catching up$/)).toEqual([expect.objectContaining({ reason: 'snapshot' })]);
+    expect(withMsg(routerLines, /^replica caught up$/)).toEqual([expect.objectContaining({ snapshot: true })]);
+    expect(c.unexpectedExits()).toEqual([]);
   });
 });
