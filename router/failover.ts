@@ -11,6 +11,7 @@ import { nodeHealth, type ShardFacts } from './cluster-status.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import type { ShardRuntime } from './shard-runtime.ts';
 import type { Shards } from './shards.ts';
+import { COMMIT_HEADER } from './writer.ts';
 
 // Failure handling wired to the router (router/FAILOVER.md "Wiring"): the
 // health monitor feeds every node's state into its shard's view; after each
@@ -82,7 +83,9 @@ export class Failover {
       clock,
       poll: async (id) => {
         const node = shards.nodes().find((n) => n.id === id)!;
-        return (await node.client.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, timeoutMs: Math.floor(r.healthCheckIntervalMs * 0.8) })).body;
+        // The commit point lets a primary that lost its log notice and step down even on an idle shard.
+        const headers = { [COMMIT_HEADER]: String(shards.forNode(id)?.commitSeq ?? 0) };
+        return (await node.client.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, headers, timeoutMs: Math.floor(r.healthCheckIntervalMs * 0.8) })).body;
       },
       onObservation: (id, state, nowMs) => this.#observe(id, state, nowMs),
     });

@@ -54,6 +54,11 @@ export class Shards {
     return this.list[shardFor(id, this.list.length)]!;
   }
 
+  /** The shard a node belongs to. */
+  forNode(nodeId: string): ShardRuntime | undefined {
+    return this.#byNode.get(nodeId);
+  }
+
   /** Every node with its client (for the health poller). */
   nodes(): Array<{ id: string; client: NodeClient }> {
     return this.list.flatMap((rt) => [...rt.nodes.values()].map((n) => ({ id: n.id, client: n.client })));

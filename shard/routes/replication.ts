@@ -5,6 +5,7 @@ import { errors } from '../../src/errors.ts';
 import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/protocol.ts';
 import type { Store } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
+import { checkCommitHeader } from './write-headers.ts';
 
 // `/v1/_replication/*` (DESIGN §5.2). Each call runs in its own transaction,
 // outside group commit: a term or vote must be durable before its answer,
@@ -47,7 +48,10 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
   const passThrough = (_req: unknown, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void) => done(null, payload);
   app.addContentTypeParser('application/x-ndjson', passThrough);
 
-  app.get('/state', async () => store.state());
+  app.get('/state', async (req) => {
+    checkCommitHeader(req, store);
+    return store.state();
+  });
 
   app.post<{ Body: ReplicateRequest }>('/replicate', {
     bodyLimit: deps.maxBatchBytes,

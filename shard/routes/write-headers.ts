@@ -22,7 +22,20 @@ export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGua
   const term = intHeader(req, TERM_HEADER);
   const commit = intHeader(req, COMMIT_HEADER);
   const keep = intHeader(req, KEEP_HEADER);
-  if (commit !== undefined) store.noteCommitSeq(commit);
+  if (commit !== undefined) {
+    store.checkCommitFloor(commit);
+    store.noteCommitSeq(commit);
+  }
   if (keep !== undefined) store.noteKeep(keep);
   return { guard: term === undefined ? {} : { term }, stamped: term !== undefined };
+}
+
+/**
+ * A state poll carries the router's commit point too. Only the lost-log
+ * check uses it there: it must not raise a node's commitSeq, because a
+ * replica's log past its match point may still hold entries to roll back.
+ */
+export function checkCommitHeader(req: FastifyRequest, store: Store): void {
+  const commit = intHeader(req, COMMIT_HEADER);
+  if (commit !== undefined) store.checkCommitFloor(commit);
 }

@@ -254,6 +254,23 @@ export class Store {
     if (seq > this.#reportedCommit) this.#reportedCommit = seq;
   }
 
+  /**
+   * The router knows everything up to `commitSeq` is quorum-durable, and a
+   * primary holds every committed entry. A primary whose log ends below it has
+   * lost entries (a deleted data dir brings the shard's first node back as
+   * primary at term 1 with an empty log; a lost fsync): it must not take
+   * writes, whose seqs would reuse committed (seq, term) pairs, nor serve
+   * reads. It steps down, so the router elects a node that holds the log.
+   */
+  checkCommitFloor(commitSeq: number): void {
+    const meta = this.meta();
+    if (meta.role !== 'primary') return;
+    const lastSeq = this.last(meta).seq;
+    if (commitSeq <= lastSeq) return;
+    this.#onEvent?.('log behind the commit point', { lastSeq, commitSeq, term: meta.term });
+    this.#observe(() => this.#tx(() => this.#setMeta({ role: 'replica', primaryId: null })));
+  }
+
   #commitSeq(meta: Meta, lastSeq: number): number {
     return Math.max(meta.commitSeq, Math.min(this.#reportedCommit, lastSeq));
   }

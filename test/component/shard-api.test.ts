@@ -172,6 +172,20 @@ describe('documents: revision rules over HTTP', () => {
     expect(await call(r, 'PUT', '/v1/db/d')).toMatchObject({ status: 409, body: { error: 'not_primary', primaryId: 'n1', term: 1 } });
   });
 
+  it('a primary whose log ends below the router\'s commit point (its data dir was wiped) steps down instead of writing', async () => {
+    // A fresh node that is the shard's first starts as primary at term 1; the router knows seqs 1..5 are committed.
+    const wiped = await node();
+    expect(await call(wiped, 'PUT', '/v1/db/e', undefined, { 'x-tessera-term': '1', 'x-tessera-commit': '5' }))
+      .toMatchObject({ status: 409, body: { error: 'not_primary', term: 1 } });
+    expect((await call(wiped, 'GET', '/v1/_replication/state')).body).toMatchObject({ role: 'replica', term: 1, lastSeq: 0, primaryId: null });
+    expect(wiped.store.entries(0)).toEqual([]);
+    // A state poll carrying the commit point is enough on an idle shard; a primary that holds the log is untouched.
+    const q = await node();
+    expect((await call(q, 'PUT', '/v1/db/d', undefined, { 'x-tessera-term': '1', 'x-tessera-commit': '0' })).status).toBe(201);
+    expect((await call(q, 'GET', '/v1/_replication/state', undefined, { 'x-tessera-commit': '1' })).body).toMatchObject({ role: 'primary', commitSeq: 0 });
+    expect((await call(q, 'GET', '/v1/_replication/state', undefined, { 'x-tessera-commit': '2' })).body).toMatchObject({ role: 'replica', lastSeq: 1 });
+  });
+
   it('bulk: per-doc results in request order, one conflict does not undo the others', async () => {
     const x = await call(p, 'PUT', '/v1/db/d/docs/x', { data: {} });
     const res = await call(p, 'POST', '/v1/db/d/_bulk_docs', {
