@@ -18,6 +18,7 @@ afterEach(async () => {
   // kill every node through its pid file as well as through the harness.
   for (const id of tc?.nodeIds ?? []) killByPidFile(join(tc!.dataDir, id, 'tessera.pid'), [id, tc!.path]);
   await cluster?.dispose();
+  await tc?.cleanup(); // a test without a cluster still made a temp folder
   cluster = undefined;
   tc = undefined;
 });
@@ -43,5 +44,30 @@ describe('scripts/failover-test.ts', () => {
     expect(out).toMatch(/shard 0: primary s0a at term 1; killing it/);
     expect(out).toMatch(/s0a rejoined as an InSync replica/);
     expect(out).toMatch(/read back \d+ acknowledged writes from s0a directly: 0 missing or wrong/);
+    // Every step is printed with the time since the start, in order.
+    const times = out.split('\n').filter((l) => l.trim() !== '').map((l) => {
+      const m = /^\[\s*(\d+\.\d\d)s\] \S/.exec(l);
+      expect(m, `untimed line: ${l}`).not.toBeNull();
+      return Number(m![1]);
+    });
+    expect(times.length).toBeGreaterThanOrEqual(10);
+    expect(times).toEqual(times.slice().sort((a, b) => a - b));
+    expect(out).toMatch(/new primary s0[bc] at term [2-9]\d*, \d+ ms after the kill/);
+    expect(out).toMatch(/writes unavailable for \d+ ms/);
+  });
+
+  it('exits 1 with a FAILED line when a step cannot complete, and 2 on a usage error', async () => {
+    tc = await writeTestConfig({ shards: 1, nodesPerShard: 3 });
+    // No cluster is running: the first step (the router's /readyz) times out.
+    const run = (args: string[]) => new ManagedProcess({ name: 'failover-test', entry: TSX, args: [SCRIPT, ...args], readyPattern: null, logLines: 100 });
+    const noCluster = run(['--config', tc.path, '--timeout-ms', '1000']);
+    const usage = run(['--shard', '0']);
+    await Promise.all([noCluster.start(), usage.start()]);
+    const [noClusterExit, usageExit] = await Promise.all([noCluster.exited, usage.exited]);
+    expect(noClusterExit, noCluster.tail()).toEqual({ code: 1, signal: null });
+    expect(noCluster.tail()).toMatch(/^\[\s*\d+\.\d\ds\] FAILED: .*readyz/m);
+    expect(noCluster.tail()).not.toMatch(/OK: no acknowledged write lost/);
+    expect(usageExit, usage.tail()).toEqual({ code: 2, signal: null });
+    expect(usage.tail()).toMatch(/usage: npm run failover-test/);
   });
 });
