@@ -53,17 +53,24 @@ export function quorumNotMet(shard: number, acks: number, required: number, mess
 export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: WriteRequest, deadlineMs: number): Promise<WriteResult> {
   const { clock } = deps;
   const required = rt.writeQuorum;
+  // An attempt whose connection broke after the request went out may have been
+  // applied (the primary can die between its commit and its answer): from then
+  // on the write is indeterminate, never `not_applied`, whatever a retry meets.
+  let mayBeApplied = false;
+  const unavailable = (err: TesseraError): TesseraError => (mayBeApplied
+    ? quorumNotMet(rt.shardId, 0, required, 'The primary was lost after it may have applied the write; a retry is safe')
+    : err);
   for (let attempt = 0; ; attempt++) {
     const canRetry = attempt === 0;
-    if (!(await rt.writable(deadlineMs))) throw noPrimary(rt.shardId, `Writes to shard ${rt.shardId} are paused for a primary switchover`);
+    if (!(await rt.writable(deadlineMs))) throw unavailable(noPrimary(rt.shardId, `Writes to shard ${rt.shardId} are paused for a primary switchover`));
     let primary = rt.primary();
     if (!primary) {
       await rt.refresh(Math.min(1000, deadlineMs - clock.now()));
       primary = rt.primary();
-      if (!primary) throw noPrimary(rt.shardId);
+      if (!primary) throw unavailable(noPrimary(rt.shardId));
     }
     const remaining = deadlineMs - clock.now();
-    if (remaining <= 0) throw noPrimary(rt.shardId, 'No time left to reach the primary');
+    if (remaining <= 0) throw unavailable(noPrimary(rt.shardId, 'No time left to reach the primary'));
     const term = rt.view.term;
     const headers: Record<string, string> = {
       ...req.headers,
@@ -77,13 +84,16 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
       res = await primary.client.raw({ method: req.method, path: req.path, body: req.body, headers, timeoutMs: remaining });
     } catch (err) {
       if (err instanceof UnreachableError) {
-        // A timeout may hide an applied write; a refused connection applied nothing.
+        // A timeout may hide an applied write; so may a connection that broke after
+        // the request went out. Only a connection never made applied nothing.
         if (err.timedOut) throw quorumNotMet(rt.shardId, 0, required, 'The primary did not answer in time; the write may or may not have been applied');
+        if (!err.notSent) mayBeApplied = true;
         if (canRetry) {
+          // Safe even if it was applied: a re-sent write is answered as the first time (DESIGN §4).
           await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));
           if (clock.now() < deadlineMs) continue;
         }
-        throw noPrimary(rt.shardId, `The primary of shard ${rt.shardId} is unreachable`);
+        throw unavailable(noPrimary(rt.shardId, `The primary of shard ${rt.shardId} is unreachable`));
       }
       throw err;
     } finally {
@@ -96,7 +106,7 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
         rt.hint(typeof e.details.term === 'number' ? e.details.term : undefined);
         await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));
         if (canRetry && clock.now() < deadlineMs) continue;
-        throw noPrimary(rt.shardId);
+        throw unavailable(noPrimary(rt.shardId));
       }
       throw e;
     }

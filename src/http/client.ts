@@ -24,11 +24,18 @@ export interface JsonResponse<T> {
 export class UnreachableError extends Error {
   readonly nodeUrl: string;
   readonly timedOut: boolean;
-  constructor(nodeUrl: string, cause: unknown, timedOut: boolean) {
+  /**
+   * The connection was never made (refused, connect timeout), so the peer
+   * cannot have seen the request. Any other failure (reset, closed, timeout)
+   * may come after the peer acted on it.
+   */
+  readonly notSent: boolean;
+  constructor(nodeUrl: string, cause: unknown, timedOut: boolean, notSent = false) {
     super(`${nodeUrl} unreachable: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'UnreachableError';
     this.nodeUrl = nodeUrl;
     this.timedOut = timedOut;
+    this.notSent = notSent;
   }
 }
 
@@ -92,7 +99,8 @@ export class NodeClient {
     } catch (err) {
       if (err instanceof TesseraError) throw err;
       const timedOut = signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
-      throw new UnreachableError(this.url, err, timedOut);
+      const notSent = (err as { code?: string }).code === 'ECONNREFUSED' || err instanceof undiciErrors.ConnectTimeoutError;
+      throw new UnreachableError(this.url, err, timedOut, notSent);
     }
   }
 
