@@ -119,3 +119,48 @@ describe('SIGKILL of the primary under continuous writes', () => {
     expect(cluster.unexpectedExits()).toEqual([]);
   });
 });
+
+describe('a primary killed and restarted before anyone notices', () => {
+  it('comes back as primary, and no write answered not_applied ever becomes visible', async () => {
+    // failoverTimeoutMs well above a restart: no election, the same node is primary again at the
+    // same term, with whatever it had committed locally when it died.
+    const slow = { ...R, failoverTimeoutMs: 8000 };
+    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: slow } });
+    const c = await startCluster(tc);
+    try {
+      expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
+      const nodes = c.shardNodes(0);
+      const before = (await c.clusterInfo()).shards[0]!;
+      const primary = before.primaryId!;
+      const load = new WriteLoad({ routerUrls: [c.router.url], db: DB, writers: 8, prefix: 'n', requestTimeoutMs: slow.writeTimeoutMs + 5000, maxDurationMs: 60_000 }).start();
+      try {
+        await waitFor(() => load.acked.length >= 100, { timeoutMs: 10_000, message: 'writes before the kill' });
+        // Several rounds: each SIGKILL lands at a random point of the primary's commit cycle.
+        for (let round = 0; round < 4; round++) {
+          const killAt = Date.now();
+          await c.nodes[primary]!.kill('SIGKILL');
+          await c.nodes[primary]!.restart();
+          await waitFor(() => load.ackedSentAfter(killAt) >= 50, { timeoutMs: 20_000, message: `round ${round}: writes resume on the restarted primary` });
+        }
+      } finally {
+        await load.stop();
+      }
+      console.log(`kill + quick restart: ${load.summary()}, not_applied: ${load.notApplied.length}`);
+      expect(load.unexpected).toEqual([]);
+      const after = (await c.clusterInfo()).shards[0]!;
+      expect(after.primaryId).toBe(primary);
+      expect(after.term).toBe(before.term);
+
+      const digests = await waitConverged(nodes.map((n) => tc.nodeUrls[n]!), tc.config.cluster.secret, 20_000);
+      assertAckedOnNodes(digests, DB, load.acked);
+      await readAllAcked(c.router.url, DB, load.acked);
+      // DESIGN §4: no_primary means outcome not_applied — a client may rely on it and not retry.
+      const held = new Set((digests[0]!.docs[DB] ?? []).map((d) => d.id));
+      const visible = load.notApplied.filter((id) => held.has(id));
+      expect(visible, `writes answered 503 not_applied but applied after all`).toEqual([]);
+      expect(c.unexpectedExits()).toEqual([]);
+    } finally {
+      await c.dispose();
+    }
+  });
+});

@@ -29,6 +29,8 @@ export class WriteLoad {
   readonly failures = new Map<string, number>();
   /** Answers that are neither 2xx nor an allowed unavailability (503 no_primary / quorum_not_met, timeouts). */
   readonly unexpected: string[] = [];
+  /** Ids of writes answered 503 with `outcome: "not_applied"`: each must never become visible. */
+  readonly notApplied: string[] = [];
   /** Longest a client request took (ms): DESIGN §4 bounds it by writeTimeoutMs + 1 s. */
   maxLatencyMs = 0;
   sent = 0;
@@ -82,13 +84,14 @@ export class WriteLoad {
           method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data }),
           signal: AbortSignal.timeout(requestTimeoutMs),
         });
-        const body = await res.json() as { rev?: string; error?: string };
+        const body = await res.json() as { rev?: string; error?: string; outcome?: string };
         this.maxLatencyMs = Math.max(this.maxLatencyMs, Date.now() - sentAt);
         if (res.status === 201 || res.status === 200) {
           this.acked.push({ id, rev: body.rev!, data, sentAt, ackedAt: Date.now(), router });
           continue;
         }
         outcome = `${res.status} ${body.error ?? ''}`;
+        if (body.outcome === 'not_applied') this.notApplied.push(id);
         if (!(res.status === 503 && (body.error === 'no_primary' || body.error === 'quorum_not_met'))) this.unexpected.push(`${id}: ${outcome}`);
       } catch (err) {
         outcome = (err as Error).name === 'TimeoutError' ? 'timeout' : 'network';
