@@ -26,10 +26,12 @@ export interface TermAndPrimary {
 export function adoptState(view: TermAndPrimary, nodeId: string, state: NodeState | null): TermAndPrimary {
   if (state === null) return view;
   if (state.term > view.term) return { term: state.term, primaryId: state.role === 'primary' ? nodeId : null };
-  if (state.term === view.term) {
-    if (state.role === 'primary') return view.primaryId === nodeId ? view : { term: view.term, primaryId: nodeId };
-    if (view.primaryId === nodeId) return { term: view.term, primaryId: null };
-  }
+  if (state.term === view.term && state.role === 'primary') return view.primaryId === nodeId ? view : { term: view.term, primaryId: nodeId };
+  // Our primary says it is not the primary of our term: a replica now, or at
+  // a lower term — a node's term only goes down when its data dir was wiped.
+  // Keep routing to it and every write fails while its polls keep it
+  // "healthy", so no election would ever replace it.
+  if (view.primaryId === nodeId) return { term: view.term, primaryId: null };
   return view;
 }
 

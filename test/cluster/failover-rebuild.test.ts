@@ -125,38 +125,56 @@ async function checkAll(): Promise<void> {
 // come back as that primary with an empty log: every write answered 404 (no
 // db), reads lost every acknowledged write, and nothing ever elected anyone
 // else. The router's commit point, on writes and state polls, now makes it
-// step down, and the node that holds the log is elected.
-describe('the first node wiped and restarted before anyone noticed', () => {
+// step down, and the node that holds the log is elected. Any other node comes
+// back from a wipe as a replica at term 1, below the view's term: the view
+// must stop routing to it as well.
+describe('the primary wiped and restarted before anyone noticed', () => {
   const SLOW = { ...R, failoverTimeoutMs: 30_000 }; // the restart always beats detection
   let c: TestCluster;
+  let acked: AckWriters['acked'] = [];
+  beforeAll(async () => {
+    c = await startCluster(await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: SLOW } }));
+    expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
+  });
   afterAll(async () => {
     await c?.dispose();
   });
 
-  it('steps down instead of serving an empty log; another node is elected; nothing acked is lost', async () => {
-    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: SLOW } });
-    c = await startCluster(tc);
-    expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
-    const first = c.shardNodes(0)[0]!;
-    const load = new AckWriters({ routerUrl: c.router.url, db: DB, writers: 4, prefix: 'x', maxWrites: 10_000, maxMs: 60_000, requestTimeoutMs: SLOW.writeTimeoutMs + 5000 }).start();
+  /** Wipes the current primary under load and restarts it at once; returns the shard afterwards. */
+  async function wipePrimary(prefix: string) {
+    const before = (await c.clusterInfo()).shards[0]!;
+    const victim = before.primaryId!;
+    const load = new AckWriters({ routerUrl: c.router.url, db: DB, writers: 4, prefix, maxWrites: 10_000, maxMs: 60_000, requestTimeoutMs: SLOW.writeTimeoutMs + 5000 }).start();
     try {
       await waitFor(() => load.acked.length >= 100, { timeoutMs: 20_000, message: '100 writes before the wipe' });
-      await c.nodes[first]!.kill('SIGKILL');
-      await rm(join(tc.dataDir, first), { recursive: true, force: true });
+      await c.nodes[victim]!.kill('SIGKILL');
+      await rm(join(c.tc.dataDir, victim), { recursive: true, force: true });
       const restartedAt = Date.now();
-      await c.nodes[first]!.restart();
-      await waitFor(() => load.ackedSince(Date.now() - 1000).length > 0 && load.ackedSince(restartedAt).length >= 100, { timeoutMs: 20_000, message: 'writes acknowledged again after the wipe' });
+      await c.nodes[victim]!.restart();
+      await waitFor(() => load.ackedSince(restartedAt).length >= 100, { timeoutMs: 20_000, message: `writes acknowledged again after wiping ${victim}` });
     } finally {
       await load.stop();
     }
-    const info = (await c.clusterInfo()).shards[0]!;
-    console.log(`wiped ${first}: ${info.primaryId} primary at term ${info.term}; writes ${load.count} sent, ${load.acked.length} acknowledged`);
-    expect(info.term).toBeGreaterThan(1);
-    expect(info.primaryId).not.toBe(first);
-    expect(c.nodes[first]!.log.toArray().some((l) => l.includes('"msg":"log behind the commit point"'))).toBe(true);
-    const digests = await waitConverged(c.shardNodes(0).map((id) => tc.nodeUrls[id]!), tc.config.cluster.secret, 30_000);
-    assertAckedOnNodes(digests, DB, load.acked);
-    await readAllAcked(c.router.url, DB, load.acked);
+    acked = [...acked, ...load.acked];
+    const after = (await c.clusterInfo()).shards[0]!;
+    console.log(`wiped primary ${victim} (term ${before.term}): ${after.primaryId} primary at term ${after.term}; writes ${load.count} sent, ${load.acked.length} acknowledged`);
+    expect(after.term).toBeGreaterThan(before.term!);
+    expect(after.primaryId).not.toBe(victim);
+    const digests = await waitConverged(c.shardNodes(0).map((id) => c.tc.nodeUrls[id]!), c.tc.config.cluster.secret, 30_000);
+    assertAckedOnNodes(digests, DB, acked);
+    await readAllAcked(c.router.url, DB, acked);
     expect(c.unexpectedExits()).toEqual([]);
+    return victim;
+  }
+
+  it('the first node (back as primary at term 1, empty) steps down; another node is elected; nothing acked is lost', async () => {
+    const victim = await wipePrimary('x');
+    expect(victim).toBe(c.shardNodes(0)[0]);
+    expect(c.nodes[victim]!.log.toArray().some((l) => l.includes('"msg":"log behind the commit point"'))).toBe(true);
+  });
+
+  it('another node (back as a replica at term 1, below the view) is replaced too; nothing acked is lost', async () => {
+    const victim = await wipePrimary('y');
+    expect(victim).not.toBe(c.shardNodes(0)[0]);
   });
 });
