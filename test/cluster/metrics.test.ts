@@ -243,7 +243,11 @@ describe('metrics and lifecycle logs on a 1×3 cluster', () => {
       expect(loaded[0]!.file).toBe(p === c.router ? tc.routerPath : tc.path);
       expect(JSON.stringify(loaded[0])).not.toContain(TEST_SECRET);
     }
-    for (const p of [c.router, ...Object.values(c.nodes)]) expect(p.tail(1000), p.name).not.toContain(TEST_SECRET);
+    for (const p of [c.router, ...Object.values(c.nodes)]) {
+      expect(p.tail(1000), p.name).not.toContain(TEST_SECRET);
+      // No framework deprecation warnings on stderr (e.g. fastify's FSTDEP022 for maxParamLength).
+      expect(p.tail(1000), p.name).not.toMatch(/DeprecationWarning|FSTDEP/);
+    }
   });
   it('count a snapshot install and log its start and end on router and node', async () => {
     // A small WAL, and a router restarted while s0c is down (its relay buffer would otherwise hold
