@@ -61,6 +61,7 @@ export class ShardRuntime implements StreamHost {
   #paused: { promise: Promise<void>; resolve: () => void } | null = null;
   #refreshing: Promise<void> | null = null;
   #stopped = false;
+  #viewAbort = new AbortController();
 
   constructor(deps: ShardRuntimeDeps) {
     this.#d = deps;
@@ -88,6 +89,16 @@ export class ShardRuntime implements StreamHost {
 
   get writeQuorum(): number {
     return this.#d.replication.writeQuorum;
+  }
+
+  /**
+   * Aborted when the view leaves its current (term, primary): a write still in
+   * flight to the old primary can no longer be acknowledged (its commit wait
+   * would fail at once), so its client need not wait out writeTimeoutMs on a
+   * primary that stopped answering.
+   */
+  get viewSignal(): AbortSignal {
+    return this.#viewAbort.signal;
   }
 
   /** The primary as the view knows it, or null (unknown, election pending). */
@@ -331,6 +342,8 @@ export class ShardRuntime implements StreamHost {
   /** The term or primary changed: match points and buffered entries belong to the old primary's log. */
   #onViewChange(): void {
     const { log, clock, metrics } = this.#d;
+    this.#viewAbort.abort();
+    this.#viewAbort = new AbortController();
     for (const s of this.streams.values()) void s.stop();
     this.streams.clear();
     this.buffer.clear();

@@ -72,6 +72,7 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
     const remaining = deadlineMs - clock.now();
     if (remaining <= 0) throw unavailable(noPrimary(rt.shardId, 'No time left to reach the primary'));
     const term = rt.view.term;
+    const viewSignal = rt.viewSignal;
     const headers: Record<string, string> = {
       ...req.headers,
       [TERM_HEADER]: String(term),
@@ -81,12 +82,16 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
     let res;
     rt.writesInFlight++;
     try {
-      res = await primary.client.raw({ method: req.method, path: req.path, body: req.body, headers, timeoutMs: remaining });
+      res = await primary.client.raw({ method: req.method, path: req.path, body: req.body, headers, timeoutMs: remaining, signal: viewSignal });
     } catch (err) {
       if (err instanceof UnreachableError) {
         // A timeout may hide an applied write; so may a connection that broke after
         // the request went out. Only a connection never made applied nothing.
-        if (err.timedOut) throw quorumNotMet(rt.shardId, 0, required, 'The primary did not answer in time; the write may or may not have been applied');
+        if (err.timedOut) {
+          throw quorumNotMet(rt.shardId, 0, required, viewSignal.aborted
+            ? 'The shard changed primary while the write was in flight; it may or may not have been applied'
+            : 'The primary did not answer in time; the write may or may not have been applied');
+        }
         if (!err.notSent) mayBeApplied = true;
         if (canRetry) {
           // Safe even if it was applied: a re-sent write is answered as the first time (DESIGN §4).

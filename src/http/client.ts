@@ -9,6 +9,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Whole-request deadline in ms (headers and body). */
   timeoutMs: number;
+  /** Ends the request early; it then fails like a timeout (its outcome is unknown). */
+  signal?: AbortSignal;
 }
 
 export interface JsonResponse<T> {
@@ -69,7 +71,7 @@ export class NodeClient {
 
   /** Like json() but returns error answers instead of throwing them. */
   async raw(opts: RequestOptions): Promise<JsonResponse<unknown>> {
-    const signal = AbortSignal.timeout(opts.timeoutMs);
+    const { signal, release } = withCaller(AbortSignal.timeout(opts.timeoutMs), opts.signal);
     const headers: Record<string, string> = { authorization: this.#auth, ...opts.headers };
     let payload: string | undefined;
     if (opts.body !== undefined) {
@@ -101,6 +103,8 @@ export class NodeClient {
       const timedOut = signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
       const notSent = (err as { code?: string }).code === 'ECONNREFUSED' || err instanceof undiciErrors.ConnectTimeoutError;
       throw new UnreachableError(this.url, err, timedOut, notSent);
+    } finally {
+      release();
     }
   }
 
@@ -120,4 +124,28 @@ export class NodeClient {
   destroy(): Promise<void> {
     return this.#pool.destroy();
   }
+}
+
+/**
+ * The deadline's signal, also aborted when the caller's is. Done by hand, and
+ * released after each request: the caller's signal may live long (a shard
+ * view's), and must not collect a listener per request.
+ */
+function withCaller(deadline: AbortSignal, caller: AbortSignal | undefined): { signal: AbortSignal; release: () => void } {
+  if (!caller) return { signal: deadline, release: () => {} };
+  const ctrl = new AbortController();
+  const release = () => {
+    caller.removeEventListener('abort', abort);
+    deadline.removeEventListener('abort', abort);
+  };
+  const abort = () => {
+    release();
+    ctrl.abort();
+  };
+  if (caller.aborted || deadline.aborted) abort();
+  else {
+    caller.addEventListener('abort', abort);
+    deadline.addEventListener('abort', abort);
+  }
+  return { signal: ctrl.signal, release };
 }
