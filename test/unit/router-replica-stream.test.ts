@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogBuffer } from '../../router/log-buffer.ts';
-import { ReplicaStream, type StreamHost, type StreamOptions } from '../../router/replica-stream.ts';
+import { CATCH_UP_LOG_MIN_ENTRIES, ReplicaStream, type StreamHost, type StreamOptions } from '../../router/replica-stream.ts';
 import type { Clock } from '../../src/clock.ts';
 import { TesseraError } from '../../src/errors.ts';
 import { UnreachableError, type NodeClient, type RequestOptions } from '../../src/http/client.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import type { LogEntry, NodeState, ReplicateRequest } from '../../src/protocol.ts';
 
 // The ReplicaStream driver with a hand-driven clock and in-memory peers (no
@@ -110,7 +110,7 @@ afterEach(async () => {
   stream = null;
 });
 
-function setup(primaryLog: LogEntry[], opts: { buffer?: LogEntry[]; term?: number } = {}) {
+function setup(primaryLog: LogEntry[], opts: { buffer?: LogEntry[]; term?: number; log?: Logger } = {}) {
   const clock = new ManualClock();
   const primary = new FakePeer('p');
   primary.log = primaryLog;
@@ -127,7 +127,7 @@ function setup(primaryLog: LogEntry[], opts: { buffer?: LogEntry[]; term?: numbe
   };
   stream = new ReplicaStream({
     host, nodeId: 'r', replica: replica as unknown as NodeClient, primaryId: 'p', primary: primary as unknown as NodeClient,
-    term: opts.term ?? 1, clock, log: createLogger({ name: 't', level: 'silent' }), options: OPTIONS,
+    term: opts.term ?? 1, clock, log: opts.log ?? createLogger({ name: 't', level: 'silent' }), options: OPTIONS,
   });
   return { clock, primary, replica, stream, higherTerms, progress: () => progress };
 }
@@ -195,5 +195,40 @@ describe('ReplicaStream', () => {
     await t.clock.advance(0);
     expect(t.higherTerms).toContain(5);
     expect(t.replica.log).toEqual([]);
+  });
+
+  it('logs one catch-up start and end for a replica far behind, none while it is down or only slightly behind', async () => {
+    const lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+    const log = {
+      info: (fields: Record<string, unknown>, msg: string) => { lines.push({ msg, fields }); },
+      warn: () => undefined, debug: () => undefined,
+    } as unknown as Logger;
+    const t = setup([entry(1)], { log });
+    t.stream.start();
+    await t.clock.advance(0);
+    expect(t.replica.lastSeq).toBe(1);
+
+    // The replica dies and the primary moves far ahead: retrying a dead replica is not a catch-up.
+    const far = CATCH_UP_LOG_MIN_ENTRIES + 50;
+    t.replica.down = true;
+    t.primary.log.push(...Array.from({ length: far - 1 }, (_, i) => entry(i + 2)));
+    t.stream.wake();
+    await t.clock.advance(1000);
+    expect(lines).toEqual([]);
+
+    t.replica.down = false;
+    t.stream.wake(true);
+    await t.clock.advance(0);
+    expect(t.replica.lastSeq).toBe(far);
+    expect(lines.map((l) => l.msg)).toEqual(['replica catching up', 'replica caught up']);
+    expect(lines[0]!.fields).toMatchObject({ node: 'r', reason: 'behind', matchSeq: 1, primaryLastSeq: far });
+    expect(lines[1]!.fields).toMatchObject({ node: 'r', fromSeq: 1, matchSeq: far, snapshot: false });
+
+    // The normal relay tail is not a catch-up.
+    t.primary.log.push(...Array.from({ length: CATCH_UP_LOG_MIN_ENTRIES }, (_, i) => entry(far + i + 1)));
+    t.stream.wake();
+    await t.clock.advance(0);
+    expect(t.replica.lastSeq).toBe(far + CATCH_UP_LOG_MIN_ENTRIES);
+    expect(lines).toHaveLength(2);
   });
 });
