@@ -185,9 +185,14 @@ export class Failover {
     const { metrics } = this.#d;
     if (!metrics) return;
     for (const n of facts.nodes) {
-      if (n.isPrimary) continue;
-      const h = nodeHealth(facts, n, nowMs, this.#d.config.replication);
       const labels = { shard: String(facts.id), node: n.id };
+      if (n.isPrimary) {
+        // A promoted replica would otherwise keep reporting its last lag forever.
+        metrics.lagEntries.remove(labels);
+        metrics.lagMs.remove(labels);
+        continue;
+      }
+      const h = nodeHealth(facts, n, nowMs, this.#d.config.replication);
       metrics.lagEntries.set(labels, h.lag);
       if (h.lagMs !== null) metrics.lagMs.set(labels, h.lagMs);
     }

@@ -198,6 +198,11 @@ describe('metrics and lifecycle logs on a 1×3 cluster', () => {
     expect(r2.sum('tessera_election_duration_seconds_count', { shard: '0' })).toBe(1);
     expect(r2.sum('tessera_election_duration_seconds_sum', { shard: '0' })).toBeGreaterThan(0);
     expect((await scrapeNode(winner)).sum('tessera_node_term')).toBe(2);
+    // Lag is a replica's: the new primary's gauge goes, the old primary gets one.
+    await waitFor(async () => {
+      const s = await scrapeRouter();
+      return !s.has('tessera_replication_lag_entries', { node: winner }) && s.has('tessera_replication_lag_entries', { node: 's0a' });
+    }, { timeoutMs: 5000, message: 'lag gauges to follow the new roles' });
 
     // ---- more writes while s0a is down, then s0a returns: rollback of its 3 entries, then catch-up
     const MORE = 150;
