@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AckWriters } from '../harness/ack-writers.ts';
+import { AckWriters, type AckedWrite } from '../harness/ack-writers.ts';
 import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
 
@@ -13,25 +13,34 @@ import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../har
 // whose oldestSeq is above 1 got its documents from a snapshot. (The router
 // also buffers recent entries in memory and replays a returning replica from
 // there; the first test restarts the router so that cannot help.)
+//
+// Failure detection is slow on purpose (failoverTimeoutMs 30 s): nothing here
+// needs an automatic election, and the wiped-primary tests need the restart
+// to beat detection.
 
-const R = { healthCheckIntervalMs: 200, failoverTimeoutMs: 800, writeTimeoutMs: 2000, walRetention: 100 };
+const R = { healthCheckIntervalMs: 200, failoverTimeoutMs: 30_000, writeTimeoutMs: 2000, walRetention: 100 };
 const DB = 'rb';
 let cluster: TestCluster;
+/** The writers of the running test; every test starts its own and checkAll stops it. */
 let w: AckWriters;
+/** Every write acknowledged so far in this file: all of them are checked after each test. */
+const acked: AckedWrite[] = [];
 
 beforeAll(async () => {
-  const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } });
-  cluster = await startCluster(tc);
+  cluster = await startCluster(await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } }));
   expect((await fetch(`${cluster.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
-  w = new AckWriters({
-    routerUrl: cluster.router.url, db: DB, writers: 4, prefix: 'r', maxWrites: 30_000, maxMs: 120_000, requestTimeoutMs: R.writeTimeoutMs + 5000,
-  }).start();
 });
 
 afterAll(async () => {
   await w?.stop();
   await cluster?.dispose();
 });
+
+function startWriters(prefix: string): void {
+  w = new AckWriters({
+    routerUrl: cluster.router.url, db: DB, writers: 4, prefix, maxWrites: 20_000, maxMs: 90_000, requestTimeoutMs: R.writeTimeoutMs + 5000,
+  }).start();
+}
 
 /** The router's count of snapshot installs into `node` (from /metrics). */
 async function snapshotInstalls(node: string): Promise<number> {
@@ -46,23 +55,35 @@ async function moreAcked(n: number, what: string): Promise<void> {
   await waitFor(() => w.acked.length >= target, { timeoutMs: 30_000, message: what });
 }
 
-async function primaryId(): Promise<string> {
-  return waitFor(async () => (await cluster.clusterInfo()).shards[0]!.primaryId, { timeoutMs: 10_000, message: 'a primary' });
+async function shard() {
+  return (await cluster.clusterInfo()).shards[0]!;
 }
 
-/** A node is back: InSync in the router's view, then the shard converges while the writers keep going. */
+/** A node is back: InSync in the router's view, and writes go on. */
 async function rejoined(node: string): Promise<void> {
   await waitFor(async () => {
-    const n = (await cluster.clusterInfo()).shards[0]!.nodes.find((x) => x.id === node)!;
+    const n = (await shard()).nodes.find((x) => x.id === node)!;
     return n.role === 'replica' && n.health === 'InSync';
   }, { timeoutMs: 30_000, message: `${node} InSync again` });
   await moreAcked(50, `writes acknowledged after ${node} rejoined`);
 }
 
+/** Stops the writers; the nodes converge, every write acknowledged so far is on every node and readable through the router, nothing crashed. */
+async function checkAll(): Promise<void> {
+  await w.stop();
+  acked.push(...w.acked);
+  console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged (${acked.length} in all)`);
+  const digests = await waitConverged(cluster.shardNodes(0).map((id) => cluster.tc.nodeUrls[id]!), cluster.tc.config.cluster.secret, 30_000);
+  assertAckedOnNodes(digests, DB, acked);
+  await readAllAcked(cluster.router.url, DB, acked);
+  expect(cluster.unexpectedExits()).toEqual([]);
+}
+
 describe('rebuilding replicas while writes continue', () => {
   it('rebuilds a replica that missed more than walRetention entries from a snapshot', async () => {
+    startWriters('a');
     await moreAcked(50, 'writes before the fault');
-    const primary = await primaryId();
+    const primary = (await shard()).primaryId!;
     const victim = cluster.shardNodes(0).find((id) => id !== primary)!;
     const stoppedAt = (await cluster.nodeState(victim)).lastSeq;
     await cluster.nodes[victim]!.kill('SIGKILL');
@@ -86,7 +107,8 @@ describe('rebuilding replicas while writes continue', () => {
   });
 
   it('rebuilds a replica whose data dir was deleted', async () => {
-    const primary = await primaryId();
+    startWriters('b');
+    const primary = (await shard()).primaryId!;
     const victim = cluster.shardNodes(0).filter((id) => id !== primary).at(-1)!;
     const installsBefore = await snapshotInstalls(victim);
     await cluster.nodes[victim]!.kill('SIGKILL');
@@ -102,24 +124,6 @@ describe('rebuilding replicas while writes continue', () => {
   });
 });
 
-/** Writers stopped for the comparison: the nodes converge, every acked write everywhere, nothing crashed. */
-async function checkAll(): Promise<void> {
-  // Digests are compared at rest; the writers resume for the next scenario.
-  await w.stop();
-  console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged`);
-  const secret = cluster.tc.config.cluster.secret;
-  const digests = await waitConverged(cluster.shardNodes(0).map((id) => cluster.tc.nodeUrls[id]!), secret, 30_000);
-  assertAckedOnNodes(digests, DB, w.acked);
-  await readAllAcked(cluster.router.url, DB, w.acked);
-  expect(cluster.unexpectedExits()).toEqual([]);
-  const acked = w.acked;
-  w = new AckWriters({
-    routerUrl: cluster.router.url, db: DB, writers: 4, prefix: `r${acked.length}x`, maxWrites: 30_000, maxMs: 120_000, requestTimeoutMs: R.writeTimeoutMs + 5000,
-  });
-  w.acked.push(...acked);
-  w.start();
-}
-
 // The shard's first node starts as primary at term 1 when its data dir is
 // new. Wiped and restarted before the router notices it was gone, it used to
 // come back as that primary with an empty log: every write answered 404 (no
@@ -129,52 +133,34 @@ async function checkAll(): Promise<void> {
 // back from a wipe as a replica at term 1, below the view's term: the view
 // must stop routing to it as well.
 describe('the primary wiped and restarted before anyone noticed', () => {
-  const SLOW = { ...R, failoverTimeoutMs: 30_000 }; // the restart always beats detection
-  let c: TestCluster;
-  let acked: AckWriters['acked'] = [];
-  beforeAll(async () => {
-    c = await startCluster(await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: SLOW } }));
-    expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
-  });
-  afterAll(async () => {
-    await c?.dispose();
-  });
-
-  /** Wipes the current primary under load and restarts it at once; returns the shard afterwards. */
-  async function wipePrimary(prefix: string) {
-    const before = (await c.clusterInfo()).shards[0]!;
+  /** Wipes the current primary under load and restarts it at once; returns the victim. */
+  async function wipePrimary(prefix: string): Promise<string> {
+    const before = await shard();
     const victim = before.primaryId!;
-    const load = new AckWriters({ routerUrl: c.router.url, db: DB, writers: 4, prefix, maxWrites: 10_000, maxMs: 60_000, requestTimeoutMs: SLOW.writeTimeoutMs + 5000 }).start();
-    try {
-      await waitFor(() => load.acked.length >= 100, { timeoutMs: 20_000, message: '100 writes before the wipe' });
-      await c.nodes[victim]!.kill('SIGKILL');
-      await rm(join(c.tc.dataDir, victim), { recursive: true, force: true });
-      const restartedAt = Date.now();
-      await c.nodes[victim]!.restart();
-      await waitFor(() => load.ackedSince(restartedAt).length >= 100, { timeoutMs: 20_000, message: `writes acknowledged again after wiping ${victim}` });
-    } finally {
-      await load.stop();
-    }
-    acked = [...acked, ...load.acked];
-    const after = (await c.clusterInfo()).shards[0]!;
-    console.log(`wiped primary ${victim} (term ${before.term}): ${after.primaryId} primary at term ${after.term}; writes ${load.count} sent, ${load.acked.length} acknowledged`);
+    startWriters(prefix);
+    await moreAcked(100, 'writes before the wipe');
+    await cluster.nodes[victim]!.kill('SIGKILL');
+    await rm(join(cluster.tc.dataDir, victim), { recursive: true, force: true });
+    const restartedAt = Date.now();
+    await cluster.nodes[victim]!.restart();
+    await waitFor(() => w.ackedSince(restartedAt).length >= 100, { timeoutMs: 20_000, message: `writes acknowledged again after wiping ${victim}` });
+    const after = await shard();
+    console.log(`wiped primary ${victim} (term ${before.term}): ${after.primaryId} primary at term ${after.term}`);
     expect(after.term).toBeGreaterThan(before.term!);
     expect(after.primaryId).not.toBe(victim);
-    const digests = await waitConverged(c.shardNodes(0).map((id) => c.tc.nodeUrls[id]!), c.tc.config.cluster.secret, 30_000);
-    assertAckedOnNodes(digests, DB, acked);
-    await readAllAcked(c.router.url, DB, acked);
-    expect(c.unexpectedExits()).toEqual([]);
+    await checkAll();
     return victim;
   }
 
   it('the first node (back as primary at term 1, empty) steps down; another node is elected; nothing acked is lost', async () => {
+    expect((await shard()).term).toBe(1);
     const victim = await wipePrimary('x');
-    expect(victim).toBe(c.shardNodes(0)[0]);
-    expect(c.nodes[victim]!.log.toArray().some((l) => l.includes('"msg":"log behind the commit point"'))).toBe(true);
+    expect(victim).toBe(cluster.shardNodes(0)[0]);
+    expect(cluster.nodes[victim]!.log.toArray().some((l) => l.includes('"msg":"log behind the commit point"'))).toBe(true);
   });
 
   it('another node (back as a replica at term 1, below the view) is replaced too; nothing acked is lost', async () => {
     const victim = await wipePrimary('y');
-    expect(victim).not.toBe(c.shardNodes(0)[0]);
+    expect(victim).not.toBe(cluster.shardNodes(0)[0]);
   });
 });
