@@ -309,6 +309,16 @@ export class ReplicaStream {
     // Judged once the replica answered: a dead replica is not "catching up".
     if (!this.#catchUp && behindAtSend > CATCH_UP_LOG_MIN_ENTRIES) this.#startCatchUp('behind', { atMs: sentMs, fromSeq: matchSeq, targetSeq: matchSeq + behindAtSend });
     this.#noteCatchUp();
+    if (truncate && res.body.lastSeq > endSeq && res.body.lastTerm === term) {
+      // It kept entries of our own term past the batch: another router relayed our
+      // primary's log ahead of us. Only this term's primary writes this term's
+      // entries, and a replica appends only onto a matching prefix, so its log up to
+      // its lastSeq is our primary's: a match point, not a disagreement.
+      this.matchSeq = res.body.lastSeq;
+      this.matchTerm = term;
+      host.onProgress();
+      return;
+    }
     if (truncate && res.body.lastSeq > endSeq) {
       // The replica kept entries after a truncating batch: its log disagrees with our picture of it.
       this.mode = 'probe';
