@@ -277,7 +277,7 @@ describe('Store: WAL and snapshots', () => {
     expect(JSON.parse(p.walJson(120, 1, false)).entries[0].seq).toBe(121);
     p.noteKeep(300);
     expect(p.trim(1)).toBe(80); // keeps walRetention (100) newest entries
-    expect(JSON.parse(p.walJson(300, 10, false))).toEqual({ entries: [], lastSeq: 300, oldestSeq: 201 });
+    expect(JSON.parse(p.walJson(300, 10, false))).toEqual({ entries: [], lastSeq: 300, oldestSeq: 201, term: 1, role: 'primary' });
   });
 
   it('a snapshot installed into an empty node gives an identical document set, and replication continues', () => {
