@@ -49,6 +49,7 @@ const entry = (seq: number, term = 1): LogEntry => ({ seq, term, op: 'put', db: 
 class FakePeer {
   log: LogEntry[] = [];
   term = 1;
+  role: 'primary' | 'replica' = 'replica';
   down = false;
   replicates: ReplicateRequest[] = [];
   url = 'http://fake';
@@ -72,7 +73,7 @@ class FakePeer {
     if (url.pathname.endsWith('/wal')) {
       const since = Number(url.searchParams.get('since'));
       const limit = Number(url.searchParams.get('limit'));
-      return ok({ entries: this.log.filter((e) => e.seq > since).slice(0, limit), lastSeq: this.lastSeq, oldestSeq: 1 });
+      return ok({ entries: this.log.filter((e) => e.seq > since).slice(0, limit), lastSeq: this.lastSeq, oldestSeq: 1, term: this.term, role: this.role });
     }
     if (url.pathname.endsWith('/replicate')) {
       const r = opts.body as ReplicateRequest;
@@ -113,6 +114,8 @@ afterEach(async () => {
 function setup(primaryLog: LogEntry[], opts: { buffer?: LogEntry[]; term?: number; log?: Logger } = {}) {
   const clock = new ManualClock();
   const primary = new FakePeer('p');
+  primary.role = 'primary';
+  primary.term = opts.term ?? 1;
   primary.log = primaryLog;
   const replica = new FakePeer('r');
   const buffer = new LogBuffer({ maxEntries: 100, maxBytes: 1e9 });
@@ -133,6 +136,19 @@ function setup(primaryLog: LogEntry[], opts: { buffer?: LogEntry[]; term?: numbe
 }
 
 describe('ReplicaStream', () => {
+  it('relays nothing from a source that is no longer the primary of its term, and reports the higher term', async () => {
+    const log = [1, 2, 3].map((s) => entry(s));
+    const t = setup(log);
+    // Deposed and rewritten: a newer primary's entries now sit in its log.
+    t.primary.role = 'replica';
+    t.primary.term = 2;
+    t.primary.log = [entry(1), entry(2, 2), entry(3, 2)];
+    t.stream.start();
+    await t.clock.advance(500);
+    expect(t.replica.replicates.flatMap((r) => r.entries)).toEqual([]);
+    expect(t.higherTerms).toContain(2);
+  });
+
   it('brings an empty replica up to the primary in batches, in seq order, from buffer and WAL', async () => {
     const log = [1, 2, 3, 4, 5, 6, 7].map((s) => entry(s));
     const t = setup(log, { buffer: log.slice(4) }); // 5..7 buffered, 1..4 only in the WAL
