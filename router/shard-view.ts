@@ -23,15 +23,20 @@ export interface TermAndPrimary {
  * The view after observing `state` from `nodeId` (null = no answer, which
  * changes nothing: silence is the health monitor's business, not proof).
  */
-export function adoptState(view: TermAndPrimary, nodeId: string, state: NodeState | null): TermAndPrimary {
+export function adoptState(view: TermAndPrimary, nodeId: string, state: NodeState | null, commitSeq = 0): TermAndPrimary {
   if (state === null) return view;
   if (state.term > view.term) return { term: state.term, primaryId: state.role === 'primary' ? nodeId : null };
-  if (state.term === view.term && state.role === 'primary') return view.primaryId === nodeId ? view : { term: view.term, primaryId: nodeId };
-  // Our primary says it is not the primary of our term: a replica now, or at
-  // a lower term — a node's term only goes down when its data dir was wiped.
-  // Keep routing to it and every write fails while its polls keep it
-  // "healthy", so no election would ever replace it.
-  if (view.primaryId === nodeId) return { term: view.term, primaryId: null };
+  if (state.term === view.term) {
+    if (state.role === 'primary') return view.primaryId === nodeId ? view : { term: view.term, primaryId: nodeId };
+    if (view.primaryId === nodeId) return { term: view.term, primaryId: null };
+    return view;
+  }
+  // Our primary at a lower term, without the committed log: a node's term
+  // only goes down when its data dir was wiped. Kept, every write would fail
+  // while its answered polls keep it "healthy", so no election would ever
+  // replace it. (A lower term with the log is more likely an answer that
+  // overtook our adoption of it: leave that to the next poll.)
+  if (view.primaryId === nodeId && state.lastSeq < commitSeq) return { term: view.term, primaryId: null };
   return view;
 }
 
@@ -70,7 +75,7 @@ export class ShardView {
       // A node's commitSeq was set by some router from a quorum count, so it is a safe floor.
       if (state.commitSeq > this.commitSeq) this.commitSeq = state.commitSeq;
     }
-    return this.#apply(adoptState(this, nodeId, state));
+    return this.#apply(adoptState(this, nodeId, state, this.commitSeq));
   }
 
   hint(term: number | undefined): boolean {

@@ -23,9 +23,11 @@ describe('adoptState', () => {
     expect(adoptState(view, 'b', state('b', { term: 1, role: 'primary' }))).toBe(view);
     expect(adoptState(view, 'a', null)).toBe(view);
   });
-  it('our primary reporting a lower term (its data dir was wiped) loses the role', () => {
-    expect(adoptState(view, 'a', state('a', { term: 1, role: 'replica' }))).toEqual({ term: 2, primaryId: null });
-    expect(adoptState(view, 'a', state('a', { term: 1, role: 'primary' }))).toEqual({ term: 2, primaryId: null });
+  it('our primary reporting a lower term without the committed log (its data dir was wiped) loses the role', () => {
+    expect(adoptState(view, 'a', state('a', { term: 1, role: 'replica', lastSeq: 0 }), 10)).toEqual({ term: 2, primaryId: null });
+    expect(adoptState(view, 'a', state('a', { term: 1, role: 'primary', lastSeq: 9 }), 10)).toEqual({ term: 2, primaryId: null });
+    // With the log it is an old answer that overtook the election: the next poll tells.
+    expect(adoptState(view, 'a', state('a', { term: 1, role: 'replica', lastSeq: 10 }), 10)).toBe(view);
   });
   it('a hint with a higher term drops the primary until a state confirms one', () => {
     expect(adoptHint(view, 5)).toEqual({ term: 5, primaryId: null });
