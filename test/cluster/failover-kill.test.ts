@@ -164,3 +164,58 @@ describe('a primary killed and restarted before anyone notices', () => {
     }
   });
 });
+
+describe('a primary kill while the previous primary is still catching up', () => {
+  it('elects the complete replica, not the lagging one, and loses nothing', async () => {
+    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } });
+    const c = await startCluster(tc);
+    try {
+      expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
+      const nodes = c.shardNodes(0);
+      const first = (await c.clusterInfo()).shards[0]!.primaryId!;
+      const load = new WriteLoad({ routerUrls: [c.router.url], db: DB, writers: 8, prefix: 'c', requestTimeoutMs: R.writeTimeoutMs + 5000, maxDurationMs: 60_000, maxWrites: 8000 }).start();
+      let second = '';
+      let lagging: { lastSeq: number; primaryLastSeq: number } | null = null;
+      try {
+        await waitFor(() => load.acked.length >= 50, { timeoutMs: 10_000, message: 'writes before the first kill' });
+        await c.nodes[first]!.kill('SIGKILL');
+        const s = await waitFor(async () => {
+          const x = (await c.clusterInfo()).shards[0]!;
+          return x.primaryId !== null && x.primaryId !== first ? x : null;
+        }, { timeoutMs: 15_000, message: 'a second primary' });
+        second = s.primaryId!;
+        // Let the first primary fall well behind, then bring it back and kill the second
+        // primary before the first has caught up: the survivors are one complete replica
+        // and one that lags.
+        const mark = load.acked.length;
+        await waitFor(() => load.acked.length >= mark + 600, { timeoutMs: 20_000, message: '600 writes while the first primary is down' });
+        await c.nodes[first]!.restart();
+        const [firstState, secondState] = await Promise.all([c.nodeState(first), c.nodeState(second)]);
+        lagging = { lastSeq: firstState.lastSeq, primaryLastSeq: secondState.lastSeq };
+        const killAt = Date.now();
+        await c.nodes[second]!.kill('SIGKILL');
+        const third = await waitFor(async () => {
+          const x = (await c.clusterInfo()).shards[0]!;
+          return x.primaryId !== null && x.primaryId !== second && x.term! > s.term! ? x : null;
+        }, { timeoutMs: 15_000, message: 'a third primary' });
+        const complete = nodes.find((n) => n !== first && n !== second)!;
+        console.log(`kill during catch-up: ${first} restarted at lastSeq ${lagging.lastSeq} (primary at ${lagging.primaryLastSeq}), ${second} killed, ${third.primaryId} elected in term ${third.term}`);
+        // Only the complete replica can win: the lagging one would have lost acknowledged writes.
+        if (lagging.lastSeq < lagging.primaryLastSeq) expect(third.primaryId).toBe(complete);
+        await waitFor(() => load.ackedSentAfter(killAt) >= 100, { timeoutMs: 20_000, message: 'writes resume after the second kill' });
+        await c.nodes[second]!.restart();
+        await waitFor(async () => (await c.clusterInfo()).shards[0]!.nodes.every((n) => n.health === 'InSync'), { timeoutMs: 20_000, message: 'every node InSync' });
+      } finally {
+        await load.stop();
+      }
+      console.log(`writes: ${load.summary()}`);
+      expect(load.unexpected).toEqual([]);
+      const digests = await waitConverged(nodes.map((n) => tc.nodeUrls[n]!), tc.config.cluster.secret, 20_000);
+      assertAckedOnNodes(digests, DB, load.acked);
+      await readAllAcked(c.router.url, DB, load.acked);
+      expect(c.unexpectedExits()).toEqual([]);
+    } finally {
+      await c.dispose();
+    }
+  });
+});
