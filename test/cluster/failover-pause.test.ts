@@ -61,6 +61,14 @@ describe('SIGSTOP of the primary under writes', () => {
 
       c.nodes[old]!.resume();
       resumed = true;
+      // A stale router's write, stamped with the old term, straight to the resumed old primary:
+      // refused if it already heard of the new term, else accepted locally — but it must never
+      // reach a quorum (checked after convergence: readable nowhere).
+      const stale = await c.client(old).raw({
+        method: 'PUT', path: `/v1/db/${DB}/docs/stale-term-write`, body: { data: { stale: true } }, headers: { 'x-tessera-term': String(before.term) }, timeoutMs: 5000,
+      });
+      console.log(`old-term write to the resumed ${old}: ${stale.status} ${(stale.body as { error?: string }).error ?? ''}`);
+      expect([201, 409]).toContain(stale.status);
       await waitFor(async () => {
         const st = await c.nodeState(old);
         return st.role === 'replica' && st.term === elected!.term ? st : null;
@@ -87,6 +95,8 @@ describe('SIGSTOP of the primary under writes', () => {
     // Writes queued at the paused node (the router gave up on them: 503 indeterminate) land in the old
     // term when it resumes, unless it hears the new term first; either way none of them may survive.
     console.log(`rolled back on ${old}: ${st.rollbackCount} entries`);
+    expect((await fetch(`${c.router.url}/v1/db/${DB}/docs/stale-term-write`)).status).toBe(404);
+    for (const d of digests) expect((d.docs[DB] ?? []).some((doc) => doc.id === 'stale-term-write'), `stale-term write on ${d.nodeId}`).toBe(false);
     expect(c.unexpectedExits()).toEqual([]);
   });
 });

@@ -141,8 +141,11 @@ export function digestDiff(a: ShardDigest, b: ShardDigest): string[] {
 
 /**
  * Waits until every node reports the same lastSeq and holds the same
- * documents and the same log (over the seqs all still hold). Returns the
- * digests; on timeout throws with a readable diff against the first node.
+ * documents and the same log (over the seqs all still hold). The logs are
+ * compared whole, not only up to commitSeq: once the positions agree, a
+ * difference past commitSeq is a divergence the router must still repair.
+ * Returns the digests; on timeout throws with a readable diff against the
+ * first node.
  */
 export async function waitConverged(nodeUrls: readonly string[], secret: string, timeoutMs: number): Promise<ShardDigest[]> {
   let last: ShardDigest[] | null = null;
