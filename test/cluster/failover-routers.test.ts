@@ -172,6 +172,50 @@ describe('two routers', () => {
   });
 });
 
+describe('a router paused across a failover', () => {
+  it('comes back with a stale view, adopts the new primary and acknowledges nothing it should not', async () => {
+    const { c, r2, urls } = await twoRouters();
+    const before = await shard0(urls[0]);
+    const old = before.primaryId!;
+    const watch = watchPrimaries(c, urls);
+    const load = new WriteLoad({ routerUrls: urls, db: DB, writers: 8, prefix: 'z', requestTimeoutMs: 15_000, maxDurationMs: 40_000 }).start();
+    let after: Shard0;
+    let paused = false;
+    try {
+      await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u).length >= 50), { timeoutMs: 10_000, message: 'writes acknowledged through both routers' });
+      c.router.pause();
+      paused = true;
+      const killAt = Date.now();
+      await c.nodes[old]!.kill('SIGKILL');
+      // Router 2 alone notices and elects; router 1 sleeps through it with writes in flight.
+      await waitFor(async () => {
+        const s = await shard0(urls[1]);
+        return s.term > before.term && s.primaryId !== null && s.primaryId !== old;
+      }, { timeoutMs: 15_000, message: 'router 2 elects a new primary' });
+      await waitFor(() => load.acked.filter((a) => a.router === urls[1] && a.sentAt > killAt).length >= 50, { timeoutMs: 15_000, message: 'router 2 writes on' });
+      c.router.resume();
+      paused = false;
+      const resumeAt = Date.now();
+      after = await bothAgree(urls, (s) => s.term > before.term && s.primaryId !== old);
+      await waitFor(() => load.acked.filter((a) => a.router === urls[0] && a.sentAt > resumeAt).length >= 50, { timeoutMs: 15_000, message: 'router 1 writes again after SIGCONT' });
+    } finally {
+      if (paused) c.router.resume();
+      await load.stop();
+    }
+    console.log(`writes: ${load.summary()}`);
+    expect(load.unexpected).toEqual([]);
+    await c.nodes[old]!.restart();
+    await waitFor(async () => {
+      const st = await c.nodeState(old);
+      return st.role === 'replica' && st.term >= after.term;
+    }, { timeoutMs: 15_000, message: `${old} rejoins as a replica` });
+    await watch.stop();
+    console.log(`primaries by term: ${watch.describe()}`);
+    expect(watch.conflicts).toEqual([]);
+    await finalChecks(c, r2, urls, load, after);
+  });
+});
+
 async function bothAgree(urls: readonly string[], ok: (s: Shard0) => boolean): Promise<Shard0> {
   return waitFor(async () => {
     const [a, b] = await Promise.all(urls.map(shard0));
