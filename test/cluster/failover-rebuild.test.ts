@@ -145,7 +145,8 @@ describe('the primary wiped and restarted before anyone noticed', () => {
     await cluster.nodes[victim]!.restart();
     await waitFor(() => w.ackedSince(restartedAt).length >= 100, { timeoutMs: 20_000, message: `writes acknowledged again after wiping ${victim}` });
     const after = await shard();
-    console.log(`wiped primary ${victim} (term ${before.term}): ${after.primaryId} primary at term ${after.term}`);
+    const firstAck = Math.min(...w.ackedSince(restartedAt).map((a) => a.ackedAt));
+    console.log(`wiped primary ${victim} (term ${before.term}): ${after.primaryId} primary at term ${after.term}; first write acknowledged ${firstAck - restartedAt} ms after the restart began`);
     expect(after.term).toBeGreaterThan(before.term!);
     expect(after.primaryId).not.toBe(victim);
     await checkAll();
