@@ -47,7 +47,8 @@ describe('SIGKILL of the primary under continuous writes', () => {
     }
     console.log(`writes: ${load.summary()}`);
     expect(load.unexpected).toEqual([]);
-    expect(load.maxLatencyMs).toBeLessThanOrEqual(R.writeTimeoutMs + 1000 + 500);
+    // DESIGN §4: every request ends within writeTimeoutMs + 1 s at the router; the rest is client-side slack.
+    expect(load.maxLatencyMs).toBeLessThanOrEqual(R.writeTimeoutMs + 2000);
 
     const after = (await cluster.clusterInfo()).shards[0]!;
     expect(after.term).toBeGreaterThan(before.term!);
@@ -190,16 +191,17 @@ describe('a primary kill while the previous primary is still catching up', () =>
         const mark = load.acked.length;
         await waitFor(() => load.acked.length >= mark + 600, { timeoutMs: 20_000, message: '600 writes while the first primary is down' });
         await c.nodes[first]!.restart();
-        const [firstState, secondState] = await Promise.all([c.nodeState(first), c.nodeState(second)]);
-        lagging = { lastSeq: firstState.lastSeq, primaryLastSeq: secondState.lastSeq };
         const killAt = Date.now();
         await c.nodes[second]!.kill('SIGKILL');
+        // With the primary gone nothing feeds either survivor until the election: compare them now.
+        const complete = nodes.find((n) => n !== first && n !== second)!;
+        const [firstState, completeState] = await Promise.all([c.nodeState(first), c.nodeState(complete)]);
+        lagging = { lastSeq: firstState.lastSeq, primaryLastSeq: completeState.lastSeq };
         const third = await waitFor(async () => {
           const x = (await c.clusterInfo()).shards[0]!;
           return x.primaryId !== null && x.primaryId !== second && x.term! > s.term! ? x : null;
         }, { timeoutMs: 15_000, message: 'a third primary' });
-        const complete = nodes.find((n) => n !== first && n !== second)!;
-        console.log(`kill during catch-up: ${first} restarted at lastSeq ${lagging.lastSeq} (primary at ${lagging.primaryLastSeq}), ${second} killed, ${third.primaryId} elected in term ${third.term}`);
+        console.log(`kill during catch-up: ${first} at lastSeq ${lagging.lastSeq} (${complete} at ${lagging.primaryLastSeq}) when ${second} was killed, ${third.primaryId} elected in term ${third.term}`);
         // Only the complete replica can win: the lagging one would have lost acknowledged writes.
         if (lagging.lastSeq < lagging.primaryLastSeq) expect(third.primaryId).toBe(complete);
         await waitFor(() => load.ackedSentAfter(killAt) >= 100, { timeoutMs: 20_000, message: 'writes resume after the second kill' });
