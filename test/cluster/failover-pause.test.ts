@@ -188,7 +188,7 @@ describe(`primary faults on a seeded schedule (seed ${SEED})`, () => {
     const random = rng(SEED);
     const load = new WriteLoad({ routerUrls: [c.router.url], db: DB, writers: 8, prefix: 'x', requestTimeoutMs: R.writeTimeoutMs + 5000, maxDurationMs: 60_000, maxWrites: 8000 }).start();
     const schedule: string[] = [];
-    const stopAt = Date.now() + 20_000;
+    const stopAt = Date.now() + 14_000;
     try {
       await waitFor(() => load.acked.length >= 50, { timeoutMs: 10_000, message: 'writes before the first fault' });
       while (Date.now() < stopAt) {
