@@ -102,7 +102,8 @@ describe('SIGSTOP of the primary under writes', () => {
 });
 
 describe('an old primary cut off from the router', () => {
-  it('takes direct writes that never reach a quorum, then steps down and rolls them back', async () => {
+  // reset: connections fail at once; blackhole: they stay open and carry nothing (a silent partition).
+  it.each(['reset', 'blackhole'] as const)('(%s) takes direct writes that never reach a quorum, then steps down and rolls them back', async (mode) => {
     const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R }, proxied: ['s0a'] });
     const c = cluster = await startCluster(tc);
     expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
@@ -116,7 +117,7 @@ describe('an old primary cut off from the router', () => {
     let elected;
     try {
       await waitFor(() => load.acked.length >= 100, { timeoutMs: 10_000, message: '100 writes acknowledged before the cut' });
-      c.proxies[old]!.cut();
+      c.proxies[old]!.cut(mode);
       elected = await newPrimary(c, old, before.term!);
 
       // An operator's unstamped writes straight to the isolated old primary: it still believes it is
