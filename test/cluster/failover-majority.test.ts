@@ -15,7 +15,8 @@ const DB = 'maj';
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } });
+  // Every node behind a proxy: the last test cuts the router off from whichever node is primary then.
+  const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, proxied: ['s0a', 's0b', 's0c'], overrides: { replication: R } });
   cluster = await startCluster(tc);
   expect((await fetch(`${cluster.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
 });
@@ -151,5 +152,44 @@ describe('loss of a majority of a shard', () => {
     }
     console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged`);
     await checkAfter(w);
+  });
+
+  it('a primary cut off from the router is a minority: writes sent straight to it (a db delete, a doc) are rolled back on heal, the db comes back', async () => {
+    const url = cluster.router.url;
+    expect((await fetch(`${url}/v1/db/gone`, { method: 'PUT' })).status).toBe(201);
+    const inGone = new AckWriters({ routerUrl: url, db: 'gone', writers: 2, prefix: 'g', maxWrites: 50, maxMs: 20_000, requestTimeoutMs: R.writeTimeoutMs + 5000 }).start();
+    await waitFor(() => inGone.count >= 50, { timeoutMs: 20_000, message: 'writes to db gone' });
+    await inGone.stop();
+    const before = await primaryNow();
+    cluster.proxies[before.id]!.cut();
+    const after = await waitFor(async () => {
+      const p = await primaryNow();
+      return p.term > before.term ? p : null;
+    }, { timeoutMs: 15_000, message: 'the majority elects another primary' });
+    // An operator, straight to the isolated old primary (unstamped): it still takes them, but they can never reach a quorum.
+    const direct = cluster.client(before.id);
+    expect((await direct.raw({ method: 'DELETE', path: '/v1/db/gone', timeoutMs: 5000 })).status).toBe(200);
+    expect((await direct.raw({ method: 'PUT', path: `/v1/db/${DB}/docs/rogue`, body: { data: { rogue: true } }, timeoutMs: 5000 })).status).toBe(201);
+    const w = writers('c');
+    try {
+      await waitFor(() => w.acked.length >= 50, { timeoutMs: 15_000, message: `writes to the new primary ${after.id}` });
+      cluster.proxies[before.id]!.heal();
+      await waitFor(async () => {
+        const st = await cluster.nodeState(before.id);
+        return st.role === 'replica' && st.term >= after.term && st.rollbackCount > 0 && st.ready ? st : null;
+      }, { timeoutMs: 20_000, message: `${before.id} rolled back and caught up` });
+      const healedAt = Date.now();
+      await waitFor(() => w.ackedSince(healedAt).length >= 20, { timeoutMs: 15_000, message: 'writes go on after the heal' });
+    } finally {
+      await w.stop();
+    }
+    const st = await cluster.nodeState(before.id);
+    console.log(`minority primary ${before.id}: rolled back ${st.rollbackCount} entries; ${after.id} primary at term ${after.term}; writes ${w.count} sent, ${w.acked.length} acknowledged`);
+    expect(cluster.nodes[before.id]!.log.toArray().some((l) => l.includes('"msg":"needs a snapshot"'))).toBe(true);
+    await checkAfter(w);
+    const digests = await waitConverged(cluster.shardNodes(0).map((id) => cluster.tc.nodeUrls[id]!), cluster.tc.config.cluster.secret, 20_000);
+    assertAckedOnNodes(digests, 'gone', inGone.acked);
+    await readAllAcked(url, 'gone', inGone.acked);
+    for (const d of digests) expect(d.docs[DB]!.some((doc) => doc.id === 'rogue'), `rogue write on ${d.nodeId}`).toBe(false);
   });
 });
