@@ -500,6 +500,8 @@ export class Store {
   replicate(req: ReplicateRequest): ReplicateResponse {
     const res = this.#observe(() => this.#replicate(req));
     if (res.rolledBack > 0) this.#onEvent?.('rolled back', { entries: res.rolledBack, term: res.term, lastSeq: res.lastSeq });
+    // Replicas keep walRetention entries too (DESIGN §5.5): a replica may be the next primary.
+    this.trim();
     return res;
   }
 

@@ -280,6 +280,18 @@ describe('Store: WAL and snapshots', () => {
     expect(JSON.parse(p.walJson(300, 10, false))).toEqual({ entries: [], lastSeq: 300, oldestSeq: 201, term: 1, role: 'primary' });
   });
 
+  it('a replica trims its WAL like a primary: walRetention newest entries, never past the commit point', () => {
+    const p = store('n1', 'primary', undefined, 100);
+    const r = store('n2', 'replica', undefined, 100);
+    p.createDb('a');
+    for (let i = 0; i < 399; i++) p.putDoc('a', `d${i}`, undefined, { data: { i } });
+    ship(p, r, 0, { commitSeq: 0 });
+    expect(r.state()).toMatchObject({ oldestSeq: 1, lastSeq: 400 }); // nothing committed: nothing may go
+    ship(p, r, 400, { commitSeq: 350, entries: [] });
+    expect(r.state()).toMatchObject({ oldestSeq: 301, lastSeq: 400 });
+    expect(doc(r, 'a', 'd0').data).toEqual({ i: 0 }); // documents stay; only the log is trimmed
+  });
+
   it('a snapshot installed into an empty node gives an identical document set, and replication continues', () => {
     const p = store();
     p.createDb('a');
