@@ -85,14 +85,14 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
       res = await primary.client.raw({ method: req.method, path: req.path, body: req.body, headers, timeoutMs: remaining, signal: viewSignal });
     } catch (err) {
       if (err instanceof UnreachableError) {
-        // A timeout may hide an applied write; so may a connection that broke after
-        // the request went out. Only a connection never made applied nothing.
+        // A timeout may hide an applied write; so may a connection closed after the
+        // request went out. Only a connection refused or reset applied nothing.
         if (err.timedOut) {
           throw quorumNotMet(rt.shardId, 0, required, viewSignal.aborted
             ? 'The shard changed primary while the write was in flight; it may or may not have been applied'
             : 'The primary did not answer in time; the write may or may not have been applied');
         }
-        if (!err.notSent) mayBeApplied = true;
+        if (!err.notDelivered) mayBeApplied = true;
         if (canRetry) {
           // Safe even if it was applied: a re-sent write is answered as the first time (DESIGN §4).
           await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));

@@ -27,17 +27,20 @@ export class UnreachableError extends Error {
   readonly nodeUrl: string;
   readonly timedOut: boolean;
   /**
-   * The connection was never made (refused, connect timeout), so the peer
-   * cannot have seen the request. Any other failure (reset, closed, timeout)
-   * may come after the peer acted on it.
+   * The peer cannot have acted on the request: the connection was never made
+   * (refused, connect timeout), or it was reset. A peer resets a connection
+   * (rather than closing it) only when bytes we sent were still unread — with
+   * one request per connection at a time, it never read the whole request.
+   * A connection closed after the request went out, or a timeout, may come
+   * after the peer acted on it (a node can die between commit and answer).
    */
-  readonly notSent: boolean;
-  constructor(nodeUrl: string, cause: unknown, timedOut: boolean, notSent = false) {
+  readonly notDelivered: boolean;
+  constructor(nodeUrl: string, cause: unknown, timedOut: boolean, notDelivered = false) {
     super(`${nodeUrl} unreachable: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'UnreachableError';
     this.nodeUrl = nodeUrl;
     this.timedOut = timedOut;
-    this.notSent = notSent;
+    this.notDelivered = notDelivered;
   }
 }
 
@@ -101,8 +104,9 @@ export class NodeClient {
     } catch (err) {
       if (err instanceof TesseraError) throw err;
       const timedOut = signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
-      const notSent = (err as { code?: string }).code === 'ECONNREFUSED' || err instanceof undiciErrors.ConnectTimeoutError;
-      throw new UnreachableError(this.url, err, timedOut, notSent);
+      const code = (err as { code?: string }).code;
+      const notDelivered = !timedOut && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || err instanceof undiciErrors.ConnectTimeoutError);
+      throw new UnreachableError(this.url, err, timedOut, notDelivered);
     } finally {
       release();
     }

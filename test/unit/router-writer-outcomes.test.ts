@@ -64,13 +64,17 @@ const deps = { clock: systemClock, writeTimeoutMs: 5000 };
 const put = { method: 'PUT' as const, path: '/v1/db/d/docs/x', body: { data: {} } };
 
 describe('NodeClient: whether a failed request can have reached the peer', () => {
-  it('a refused connection was not sent; a connection closed after the request was', async () => {
+  it('refused or reset: not delivered; closed after the request was read: maybe delivered', async () => {
     const refused = await client(await closedPortUrl()).raw({ method: 'PUT', path: '/', body: {}, timeoutMs: 2000 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(UnreachableError);
-    expect((refused as UnreachableError).notSent).toBe(true);
+    expect((refused as UnreachableError).notDelivered).toBe(true);
+    const reset = await client(await server((s) => s.resetAndDestroy())).raw({ method: 'PUT', path: '/', body: {}, timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(reset).toBeInstanceOf(UnreachableError);
+    expect((reset as UnreachableError).notDelivered).toBe(true);
+    // What a node killed between its commit and its answer looks like: it read everything, then the socket closed.
     const closed = await client(await server((s) => s.destroy())).raw({ method: 'PUT', path: '/', body: {}, timeoutMs: 2000 }).catch((e: unknown) => e);
     expect(closed).toBeInstanceOf(UnreachableError);
-    expect((closed as UnreachableError).notSent).toBe(false);
+    expect((closed as UnreachableError).notDelivered).toBe(false);
     expect((closed as UnreachableError).timedOut).toBe(false);
   });
 
