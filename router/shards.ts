@@ -33,7 +33,7 @@ export class Shards {
     const { config, clock, log, metrics } = deps;
     this.list = config.shards.map((shard) => {
       const nodes: ShardNode[] = shard.nodes.map((n) => {
-        const client = deps.clientFor?.(n) ?? new NodeClient(n.url, config.cluster.secret, { connections: 32 });
+        const client = deps.clientFor?.(n) ?? new NodeClient(n.url, config.cluster.secret, { connections: 128 });
         this.#clients.push(client);
         return { id: n.id, url: n.url, client };
       });
