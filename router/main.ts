@@ -6,6 +6,7 @@ import { createRouterMetrics, Registry } from '../src/metrics.ts';
 import { build } from './app.ts';
 import { Shards } from './shards.ts';
 import { Failover } from './failover.ts';
+import { runUntilSignal } from '../src/run-until-signal.ts';
 
 // Composition root of the router.
 //
@@ -83,16 +84,5 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runRouter(opts: RouterOptions): Promise<number> {
-  const router = await startRouter(opts);
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      router.logger.info({ signal }, 'shutting down');
-      router.close().then(() => resolve(0), (err: unknown) => {
-        router.logger.error({ err }, 'shutdown failed');
-        resolve(1);
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  return runUntilSignal(await startRouter(opts));
 }

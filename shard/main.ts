@@ -6,6 +6,7 @@ import { findNode, redactConfig, type Config } from '../src/config/index.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { build } from './app.ts';
 import { GroupCommit, Store } from './store/index.ts';
+import { runUntilSignal } from '../src/run-until-signal.ts';
 
 // Composition root of one shard node.
 //
@@ -118,16 +119,5 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runShard(opts: ShardOptions): Promise<number> {
-  const node = await startShard(opts);
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      node.logger.info({ signal }, 'shutting down');
-      node.close().then(() => resolve(0), (err: unknown) => {
-        node.logger.error({ err }, 'shutdown failed');
-        resolve(1);
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  return runUntilSignal(await startShard(opts));
 }

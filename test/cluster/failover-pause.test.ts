@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
 import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { WriteLoad } from '../harness/write-load.ts';
+import { rng, TEST_SEED } from '../harness/rng.ts';
 
 // Issue 4 "Done when", second bullet: a primary that stops (SIGSTOP) comes
 // back still believing it is primary. By then another node was elected; the
@@ -166,19 +167,8 @@ describe('an old primary cut off from the router', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG so a failing schedule can be replayed with TESSERA_TEST_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const SEED = Number(process.env.TESSERA_TEST_SEED ?? Date.now() % 1_000_000);
+const SEED = TEST_SEED;
 
 describe(`primary faults on a seeded schedule (seed ${SEED})`, () => {
   it('pauses shorter and longer than failoverTimeoutMs, kills and restarts, one node at a time: nothing acked lost, converged', async () => {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePorts, routerProcess, startCluster, waitFor, writeTestConfig, type ManagedProcess, type TestCluster } from '../harness/index.ts';
 import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { WriteLoad } from '../harness/write-load.ts';
+import { rng, TEST_SEED } from '../harness/rng.ts';
 
 // Issue 4 "Done when": two routers at once during a primary kill. Both run
 // the same config (only router.url differs), both monitor the nodes and may
@@ -216,19 +217,8 @@ describe('a router paused across a failover', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG so a failing schedule can be replayed with TESSERA_TEST_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const SEED = Number(process.env.TESSERA_TEST_SEED ?? Date.now() % 1_000_000);
+const SEED = TEST_SEED;
 
 describe(`two routers under seeded primary faults (seed ${SEED})`, () => {
   it('pauses and kills of whoever is primary, one node at a time: one primary per term, nothing acked lost, converged', async () => {

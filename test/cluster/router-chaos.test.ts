@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Doc, LogEntry } from '../../src/protocol.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
+import { rng, TEST_SEED } from '../harness/rng.ts';
 
 // Replica faults under load (no failover: the primary stays up): concurrent
 // writers while a seeded schedule pauses, resumes, kills and restarts
@@ -8,20 +9,9 @@ import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../har
 // nodes hold identical logs and documents.
 
 const WRITE_TIMEOUT_MS = 1500;
-const SEED = Number(process.env.TESSERA_TEST_SEED ?? Date.now() % 1_000_000);
+const SEED = TEST_SEED;
 let cluster: TestCluster;
 
-/** mulberry32: a small seeded PRNG so a failing schedule can be replayed with TESSERA_TEST_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: { writeTimeoutMs: WRITE_TIMEOUT_MS } } });
