@@ -84,5 +84,5 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runRouter(opts: RouterOptions): Promise<number> {
-  return runUntilSignal(await startRouter(opts));
+  return runUntilSignal(() => startRouter(opts));
 }

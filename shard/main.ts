@@ -119,5 +119,5 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runShard(opts: ShardOptions): Promise<number> {
-  return runUntilSignal(await startShard(opts));
+  return runUntilSignal(() => startShard(opts));
 }

@@ -1,19 +1,31 @@
 import type { Logger } from './logger.ts';
 
+interface Running {
+  logger: Logger;
+  close(): Promise<void>;
+}
+
 /**
- * Keeps a started process (router or node) running until SIGTERM or SIGINT,
- * then closes it; resolves with the exit code (0 clean, 1 shutdown failed).
+ * Starts a process (router or node) and keeps it running until SIGTERM or
+ * SIGINT, then closes it; resolves with the exit code (0 clean, 1 shutdown
+ * failed). The handlers are installed before start-up, so a signal that
+ * arrives while it is still starting closes it properly once it has started
+ * (pid file removed, SQLite closed) instead of killing it half-way.
  */
-export function runUntilSignal(running: { logger: Logger; close(): Promise<void> }): Promise<number> {
+export async function runUntilSignal(start: () => Promise<Running>): Promise<number> {
+  let signalled: string | null = null;
+  let onSignal: (signal: string) => void = (signal) => { signalled = signal; };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  const running = await start();
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    onSignal = (signal) => {
       running.logger.info({ signal }, 'shutting down');
       running.close().then(() => resolve(0), (err: unknown) => {
         running.logger.error({ err }, 'shutdown failed');
         resolve(1);
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    if (signalled !== null) onSignal(signalled);
   });
 }
