@@ -3,6 +3,7 @@ import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../har
 import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { WriteLoad } from '../harness/write-load.ts';
 import { rng, TEST_SEED } from '../harness/rng.ts';
+import { seededFault } from '../harness/faults.ts';
 
 // Issue 4 "Done when", second bullet: a primary that stops (SIGSTOP) comes
 // back still believing it is primary. By then another node was elected; the
@@ -184,18 +185,7 @@ describe(`primary faults on a seeded schedule (seed ${SEED})`, () => {
       await waitFor(() => load.acked.length >= 50, { timeoutMs: 10_000, message: 'writes before the first fault' });
       while (Date.now() < stopAt) {
         const primary = (await c.clusterInfo()).shards[0]!.primaryId;
-        const victim: string = primary != null && random() < 0.7 ? primary : nodes[Math.floor(random() * nodes.length)]!;
-        const p = c.nodes[victim]!;
-        // Fault durations around failoverTimeoutMs: some pauses end before detection, some after an election.
-        const faultMs = 200 + Math.floor(random() * 1600);
-        const kill = random() < 0.3;
-        schedule.push(`${kill ? 'kill' : 'pause'} ${victim}${victim === primary ? '(P)' : ''} ${faultMs}ms`);
-        if (kill) await p.kill('SIGKILL');
-        else p.pause();
-        const faultEnd = Date.now() + faultMs;
-        await waitFor(() => Date.now() >= faultEnd, { timeoutMs: faultMs + 1000, intervalMs: 20 });
-        if (kill) await p.restart();
-        else p.resume();
+        schedule.push(await seededFault(c, nodes, primary, random));
         // The next fault only once the shard writes again, so a majority is always there to elect.
         const mark = Date.now();
         await waitFor(() => load.ackedSentAfter(mark) >= 20, { timeoutMs: 20_000, message: `writes resume after ${schedule.at(-1)} (seed ${SEED}: ${schedule.join(', ')})` });

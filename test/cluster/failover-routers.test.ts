@@ -5,6 +5,7 @@ import { freePorts, routerProcess, startCluster, waitFor, writeTestConfig, type 
 import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { WriteLoad } from '../harness/write-load.ts';
 import { rng, TEST_SEED } from '../harness/rng.ts';
+import { seededFault } from '../harness/faults.ts';
 
 // Issue 4 "Done when": two routers at once during a primary kill. Both run
 // the same config (only router.url differs), both monitor the nodes and may
@@ -233,17 +234,7 @@ describe(`two routers under seeded primary faults (seed ${SEED})`, () => {
       await waitFor(() => load.acked.length >= 50, { timeoutMs: 10_000, message: 'writes before the first fault' });
       while (Date.now() < stopAt) {
         const primary = (await shard0(urls[random() < 0.5 ? 0 : 1])).primaryId;
-        const victim: string = primary != null && random() < 0.7 ? primary : nodes[Math.floor(random() * nodes.length)]!;
-        const p = c.nodes[victim]!;
-        const faultMs = 200 + Math.floor(random() * 1600);
-        const kill = random() < 0.3;
-        schedule.push(`${kill ? 'kill' : 'pause'} ${victim}${victim === primary ? '(P)' : ''} ${faultMs}ms`);
-        if (kill) await p.kill('SIGKILL');
-        else p.pause();
-        const faultEnd = Date.now() + faultMs;
-        await waitFor(() => Date.now() >= faultEnd, { timeoutMs: faultMs + 1000, intervalMs: 20 });
-        if (kill) await p.restart();
-        else p.resume();
+        schedule.push(await seededFault(c, nodes, primary, random));
         const mark = Date.now();
         await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u && a.sentAt >= mark).length >= 10), {
           timeoutMs: 20_000, message: `writes through both routers after ${schedule.at(-1)} (seed ${SEED}: ${schedule.join(', ')})`,
