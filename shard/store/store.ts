@@ -80,16 +80,8 @@ interface DocRow {
   created: number;
 }
 
-interface LogRow {
-  seq: number;
-  term: number;
-  op: EntryOp;
-  db: string;
-  id: string;
-  rev: string;
-  doc: string | null;
-  ts: number;
-}
+/** A log entry as SQLite holds it: the document still as JSON text. */
+type LogRow = Omit<LogEntry, 'doc'> & { doc: string | null };
 
 /** Replicas within this many entries of the primary count as caught up. */
 export const READY_LAG_ENTRIES = 1000;
