@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/component/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/sim/**/*.test.ts', 'test/component/**/*.test.ts'],
           sequence: { groupOrder: 0 },
           testTimeout: 20_000,
         },

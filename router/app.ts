@@ -1,16 +1,16 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { TesseraError } from '../src/errors.ts';
-import type { Clock } from '../src/clock.ts';
-import type { Config } from '../src/config/index.ts';
-import { installErrorHandling } from '../src/http/error-handler.ts';
-import { installOpenApi, packageVersion } from '../src/http/openapi.ts';
-import type { Logger } from '../src/logger.ts';
-import { installMetrics, type Registry, type RouterMetrics } from '../src/metrics.ts';
-import type { Failover } from './failover.ts';
-import { documentRoutes } from './routes/documents.ts';
-import { operatorRoutes } from './routes/operator.ts';
-import type { RouterContext } from './scatter.ts';
-import type { Shards } from './shards.ts';
+import { TesseraError } from '../src/core/errors.ts';
+import type { Clock } from '../src/core/clock.ts';
+import type { Config } from '../src/core/config/index.ts';
+import { installErrorHandling } from '../src/core/http/error-handler.ts';
+import { installOpenApi, packageVersion } from '../src/core/http/openapi.ts';
+import type { Logger } from '../src/core/logger.ts';
+import { installMetrics, type Registry, type RouterMetrics } from '../src/core/metrics.ts';
+import type { Failover } from './failover/wiring.ts';
+import { documentRoutes } from './api/document-routes.ts';
+import { operatorRoutes } from './api/operator-routes.ts';
+import type { RouterContext } from './api/scatter.ts';
+import type { Shards } from './replication/shards.ts';
 
 // The router's HTTP app (STYLE §6): built here, listened on in main.ts, so
 // component tests drive it with inject() against fake shard nodes.

@@ -2,11 +2,11 @@
 // the pieces the failover wiring plugs into (views, runtimes, observations).
 export { build, type RouterAppDeps } from './app.ts';
 export { startRouter, runRouter, type RouterOptions, type RunningRouter } from './main.ts';
-export { Shards, type ShardsDeps } from './shards.ts';
-export { ShardRuntime, type ShardNode, type ShardRuntimeDeps } from './shard-runtime.ts';
-export { ShardView, adoptState, adoptHint, type NodeSeen, type TermAndPrimary } from './shard-view.ts';
-export { Failover, type FailoverDeps, type ElectionSummary } from './failover.ts';
-export { writeToShard, noPrimary, quorumNotMet, type WriteRequest, type WriteResult } from './writer.ts';
-export { readFromShard, READ_MODES, type ReadMode } from './reader.ts';
-export { describeShard, readiness, nodeHealth, type Health, type ShardFacts, type NodeFacts } from './cluster-status.ts';
-export { quorumSeq, acksFor, advanceCommit } from './quorum.ts';
+export { Shards, type ShardsDeps } from './replication/shards.ts';
+export { ShardRuntime, type ShardNode, type ShardRuntimeDeps } from './replication/shard-runtime.ts';
+export { ShardView, adoptState, adoptHint, type NodeSeen, type TermAndPrimary } from './replication/shard-view.ts';
+export { Failover, type FailoverDeps, type ElectionSummary } from './failover/wiring.ts';
+export { writeToShard, noPrimary, quorumNotMet, type WriteRequest, type WriteResult } from './api/writer.ts';
+export { readFromShard, READ_MODES, type ReadMode } from './api/reader.ts';
+export { describeShard, readiness, nodeHealth, type Health, type ShardFacts, type NodeFacts } from './failover/cluster-status.ts';
+export { quorumSeq, acksFor, advanceCommit } from '../src/rules/quorum.ts';

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { systemClock, type Clock } from '../src/clock.ts';
-import { majority, redactConfig, type Config } from '../src/config/index.ts';
-import { createLogger, type Logger } from '../src/logger.ts';
-import { createRouterMetrics, Registry } from '../src/metrics.ts';
+import { systemClock, type Clock } from '../src/core/clock.ts';
+import { majority, redactConfig, type Config } from '../src/core/config/index.ts';
+import { createLogger, type Logger } from '../src/core/logger.ts';
+import { createRouterMetrics, Registry } from '../src/core/metrics.ts';
 import { build } from './app.ts';
-import { Shards } from './shards.ts';
-import { Failover } from './failover.ts';
-import { runUntilSignal } from '../src/run-until-signal.ts';
+import { Shards } from './replication/shards.ts';
+import { Failover } from './failover/wiring.ts';
+import { runUntilSignal } from '../src/core/run-until-signal.ts';
 
 // Composition root of the router.
 //

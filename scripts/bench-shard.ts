@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePorts } from '../src/cli/free-ports.ts';
-import { ManagedProcess } from '../src/cli/managed-process.ts';
-import { NodeClient } from '../src/http/client.ts';
+import { freePorts } from '../src/launch/free-ports.ts';
+import { ManagedProcess } from '../src/launch/managed-process.ts';
+import { NodeClient } from '../src/core/http/client.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, clients: { type: 'string', default: '64' }, bytes: { type: 'string', default: '200' } },

@@ -15,12 +15,12 @@ import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Pool } from 'undici';
-import { ConfigError, loadConfig, type Config } from '../src/config/index.ts';
-import { bearer } from '../src/http/auth.ts';
-import { TESSERA_BIN } from '../src/cli/managed-process.ts';
-import { PACKAGE_ROOT } from '../src/cli/package-root.ts';
-import { waitFor } from '../src/cli/wait-for.ts';
-import { livePidFromFile } from '../src/cli/pid-file.ts';
+import { ConfigError, loadConfig, type Config } from '../src/core/config/index.ts';
+import { bearer } from '../src/core/http/auth.ts';
+import { TESSERA_BIN } from '../src/launch/managed-process.ts';
+import { PACKAGE_ROOT } from '../src/launch/package-root.ts';
+import { waitFor } from '../src/launch/wait-for.ts';
+import { livePidFromFile } from '../src/launch/pid-file.ts';
 import {
   findShard, idsOnShard, newPrimaryElected, readBackViolations, rejoinedAsReplica, shardConverged, unavailabilityMs,
   type ReadBack, type ShardInfo,

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { Config } from '../src/config/index.ts';
-import { TesseraError } from '../src/errors.ts';
-import { installErrorHandling } from '../src/http/error-handler.ts';
-import type { Logger } from '../src/logger.ts';
-import { installRequestMetrics, type Registry } from '../src/metrics.ts';
-import { REPLICATION_PREFIX } from '../src/protocol.ts';
+import type { Config } from '../src/core/config/index.ts';
+import { TesseraError } from '../src/core/errors.ts';
+import { installErrorHandling } from '../src/core/http/error-handler.ts';
+import type { Logger } from '../src/core/logger.ts';
+import { installRequestMetrics, type Registry } from '../src/core/metrics.ts';
+import { REPLICATION_PREFIX } from '../src/core/protocol.ts';
 import { requireSecret } from './routes/auth-hook.ts';
 import { documentRoutes, healthRoutes, replicationRoutes } from './routes/index.ts';
 import type { GroupCommit, Store } from './store/index.ts';

@@ -3,4 +3,4 @@
 export { build, type ShardAppDeps } from './app.ts';
 export { startShard, runShard, type ShardOptions, type RunningShard } from './main.ts';
 export { Store, GroupCommit, type StoreOptions } from './store/index.ts';
-export * as rules from './rules/index.ts';
+export * as rules from '../src/rules/index.ts';

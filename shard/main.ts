@@ -1,12 +1,12 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { collectProcessMetrics, createShardMetrics, Registry } from '../src/metrics.ts';
-import { findNode, redactConfig, type Config } from '../src/config/index.ts';
-import { createLogger, type Logger } from '../src/logger.ts';
+import { collectProcessMetrics, createShardMetrics, Registry } from '../src/core/metrics.ts';
+import { findNode, redactConfig, type Config } from '../src/core/config/index.ts';
+import { createLogger, type Logger } from '../src/core/logger.ts';
 import { build } from './app.ts';
 import { GroupCommit, Store } from './store/index.ts';
-import { runUntilSignal } from '../src/run-until-signal.ts';
+import { runUntilSignal } from '../src/core/run-until-signal.ts';
 
 // Composition root of one shard node.
 //

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errors } from '../../src/errors.ts';
-import type { DocBody } from '../../src/doc/rev.ts';
-import { DB_NAME_PATTERN, DOC_ID_PATTERN } from '../../src/doc/names.ts';
+import { errors } from '../../src/core/errors.ts';
+import type { DocBody } from '../../src/core/doc/rev.ts';
+import { DB_NAME_PATTERN, DOC_ID_PATTERN } from '../../src/core/doc/names.ts';
 import type { Store, GroupCommit, WriteResult, BulkDoc, BulkItem, FieldsQuery, TagsQuery } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
 import { writeGuard } from './write-headers.ts';

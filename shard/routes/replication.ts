@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { errors } from '../../src/errors.ts';
-import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/protocol.ts';
+import { errors } from '../../src/core/errors.ts';
+import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/core/protocol.ts';
 import type { Store } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
 import { checkCommitHeader } from './write-headers.ts';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { errors } from '../../src/errors.ts';
-import { TERM_HEADER } from '../../src/protocol.ts';
+import { errors } from '../../src/core/errors.ts';
+import { TERM_HEADER } from '../../src/core/protocol.ts';
 import type { Store, WriteGuard } from '../store/index.ts';
 
 export const COMMIT_HEADER = 'x-tessera-commit';

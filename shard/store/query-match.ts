@@ -1,5 +1,5 @@
-import { canonicalJson } from '../../src/doc/canonical.ts';
-import type { Doc } from '../../src/protocol.ts';
+import { canonicalJson } from '../../src/core/doc/canonical.ts';
+import type { Doc } from '../../src/core/protocol.ts';
 
 // Filters for _find/fields and _find/tags, over one document's `data` and
 // `tags`. Plain functions: the store scans, these decide.

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { TesseraError, errors } from '../../src/errors.ts';
-import type { DocBody } from '../../src/doc/rev.ts';
-import type { SeqTerm } from '../../src/log-match.ts';
+import { TesseraError, errors } from '../../src/core/errors.ts';
+import type { DocBody } from '../../src/core/doc/rev.ts';
+import type { SeqTerm } from '../../src/rules/log-match.ts';
 import type {
   Doc, EntryOp, LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
   VoteRequest, VoteResponse,
-} from '../../src/protocol.ts';
-import { decideReplicate, decideVote, planTrim, planWrite, type Head, type WriteRequest } from '../rules/index.ts';
+} from '../../src/core/protocol.ts';
+import { decideReplicate, decideVote, planTrim, planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
 import { migrate } from './schema.ts';
 import { prepare, type Statements } from './statements.ts';
 import { snapshotLines } from './snapshot-reader.ts';

@@ -1,8 +1,8 @@
 import { Pool } from 'undici';
-import { shardFor } from '../hash.ts';
+import { shardFor } from '../core/hash.ts';
 import { findShard, newPrimaryElected, readBackViolations, unavailabilityMs, type ReadBack } from './failover-checks.ts';
-import type { ManagedProcess } from './managed-process.ts';
-import { waitFor } from './wait-for.ts';
+import type { ManagedProcess } from '../launch/managed-process.ts';
+import { waitFor } from '../launch/wait-for.ts';
 
 // The failover run of the bench script (DESIGN §8): write load on every
 // shard, SIGKILL one shard's primary a third of the way in, and report how

@@ -1,4 +1,4 @@
-import { shardFor } from '../hash.ts';
+import { shardFor } from '../core/hash.ts';
 
 // Pure pieces of scripts/failover-test.ts: picking ids on the shard under
 // test, reading the /v1/_cluster answer, and the read-back verdict.

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from '../config/index.ts';
+import { ConfigError, loadConfig, type Config } from '../core/config/index.ts';
 
 /**
  * Loads a config for a CLI command. On a config error every problem is

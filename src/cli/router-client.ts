@@ -1,6 +1,6 @@
 import { request } from 'undici';
-import type { Config } from '../config/index.ts';
-import { bearer } from '../http/auth.ts';
+import type { Config } from '../core/config/index.ts';
+import { bearer } from '../core/http/auth.ts';
 
 // How operator commands find the router and the secret (DESIGN §4): the URL
 // from --router, else the config's router.url when --config is given, else

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeState } from '../../src/protocol.ts';
+import type { NodeState } from '../../src/core/protocol.ts';
 import { AckWriters } from '../harness/ack-writers.ts';
 import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/convergence.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';

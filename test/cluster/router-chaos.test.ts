@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Doc, LogEntry } from '../../src/protocol.ts';
+import type { Doc, LogEntry } from '../../src/core/protocol.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
 import { rng, TEST_SEED } from '../harness/rng.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shardFor } from '../../src/hash.ts';
-import type { Doc } from '../../src/protocol.ts';
+import { shardFor } from '../../src/core/hash.ts';
+import type { Doc } from '../../src/core/protocol.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
 
 // Issue 3 "Done when", against real processes: 3 shards x 3 nodes, the

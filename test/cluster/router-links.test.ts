@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Doc } from '../../src/protocol.ts';
+import type { Doc } from '../../src/core/protocol.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
 
 // Dropped links between the router and nodes (TCP proxies): reset links fail

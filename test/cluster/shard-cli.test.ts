@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TESSERA_BIN } from '../../src/cli/managed-process.ts';
+import { TESSERA_BIN } from '../../src/launch/managed-process.ts';
 
 // `tessera shard` refuses to start on bad input with exit 2 and says why.
 

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeClient, UnreachableError } from '../../src/http/client.ts';
-import type { Doc, WalResponse } from '../../src/protocol.ts';
-import type { ManagedProcess } from '../../src/cli/managed-process.ts';
+import { NodeClient, UnreachableError } from '../../src/core/http/client.ts';
+import type { Doc, WalResponse } from '../../src/core/protocol.ts';
+import type { ManagedProcess } from '../../src/launch/managed-process.ts';
 import { TEST_SECRET, writeTestConfig, type TestConfig } from '../harness/test-config.ts';
 import { shardProcess } from '../harness/shard-process.ts';
 

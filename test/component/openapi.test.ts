@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../router/app.ts';
-import { Shards } from '../../router/shards.ts';
-import { systemClock } from '../../src/clock.ts';
-import { parseConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/logger.ts';
-import { createRouterMetrics, Registry } from '../../src/metrics.ts';
+import { Shards } from '../../router/replication/shards.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { parseConfig } from '../../src/core/config/index.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { createRouterMetrics, Registry } from '../../src/core/metrics.ts';
 
 // The router's OpenAPI document (/docs/json, generated from the route
 // schemas) and its browsable page (/docs). No node is contacted: the

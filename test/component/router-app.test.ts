@@ -1,14 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { build } from '../../router/app.ts';
-import { Shards } from '../../router/shards.ts';
-import { HealthMonitor } from '../../router/health-monitor.ts';
-import { REPLICATION_PREFIX } from '../../src/protocol.ts';
-import { systemClock } from '../../src/clock.ts';
-import { parseConfig, type Config } from '../../src/config/index.ts';
-import { createLogger } from '../../src/logger.ts';
-import { createRouterMetrics, Registry } from '../../src/metrics.ts';
-import type { LogEntry, NodeState, ReplicateRequest } from '../../src/protocol.ts';
+import { Shards } from '../../router/replication/shards.ts';
+import { HealthMonitor } from '../../router/failover/health-monitor.ts';
+import { REPLICATION_PREFIX } from '../../src/core/protocol.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { parseConfig, type Config } from '../../src/core/config/index.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { createRouterMetrics, Registry } from '../../src/core/metrics.ts';
+import type { LogEntry, NodeState, ReplicateRequest } from '../../src/core/protocol.ts';
 
 // The router app against tiny in-process fake shard nodes on 127.0.0.1:
 // validation at the edge, pass-through of the node's 4xx, and the 503

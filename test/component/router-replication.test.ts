@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Shards } from '../../router/shards.ts';
-import { writeToShard } from '../../router/writer.ts';
+import { Shards } from '../../router/replication/shards.ts';
+import { writeToShard } from '../../router/api/writer.ts';
 import { build as buildShard } from '../../shard/app.ts';
 import { GroupCommit, Store } from '../../shard/store/index.ts';
-import { systemClock } from '../../src/clock.ts';
-import { parseConfig, type Config } from '../../src/config/index.ts';
-import { waitFor } from '../../src/cli/wait-for.ts';
-import { createLogger } from '../../src/logger.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { parseConfig, type Config } from '../../src/core/config/index.ts';
+import { waitFor } from '../../src/launch/wait-for.ts';
+import { createLogger } from '../../src/core/logger.ts';
 
 // The router's replication engine against real shard nodes (Store + app)
 // in this process: probing a diverged log into a rollback, and installing a

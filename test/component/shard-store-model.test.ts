@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TesseraError } from '../../src/errors.ts';
-import type { Doc } from '../../src/protocol.ts';
+import { TesseraError } from '../../src/core/errors.ts';
+import type { Doc } from '../../src/core/protocol.ts';
 import { Store } from '../../shard/store/index.ts';
 
 // Model-style checks over random histories: whatever mix of writes (some

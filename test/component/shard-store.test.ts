@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { TesseraError } from '../../src/errors.ts';
-import type { Doc, LogEntry, ReplicateRequest, Role, SnapshotLine } from '../../src/protocol.ts';
+import { TesseraError } from '../../src/core/errors.ts';
+import type { Doc, LogEntry, ReplicateRequest, Role, SnapshotLine } from '../../src/core/protocol.ts';
 import { GroupCommit, Store } from '../../shard/store/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tessera-shard-store-'));

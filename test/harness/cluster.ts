@@ -1,8 +1,8 @@
-import { NodeClient } from '../../src/http/client.ts';
-import type { NodeState } from '../../src/protocol.ts';
-import { ManagedProcess, type ProcessSpec } from '../../src/cli/managed-process.ts';
-import { waitFor } from '../../src/cli/wait-for.ts';
-import { TcpProxy } from './tcp-proxy.ts';
+import { NodeClient } from '../../src/core/http/client.ts';
+import type { NodeState } from '../../src/core/protocol.ts';
+import { ManagedProcess, type ProcessSpec } from '../../src/launch/managed-process.ts';
+import { waitFor } from '../../src/launch/wait-for.ts';
+import { TcpProxy } from '../../src/launch/tcp-proxy.ts';
 import type { TestConfig } from './test-config.ts';
 import type { ClusterInfo } from '../../src/cli/cluster-table.ts';
 

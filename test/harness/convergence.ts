@@ -1,5 +1,5 @@
-import type { Doc, NodeState, WalResponse } from '../../src/protocol.ts';
-import { waitFor } from '../../src/cli/wait-for.ts';
+import type { Doc, NodeState, WalResponse } from '../../src/core/protocol.ts';
+import { waitFor } from '../../src/launch/wait-for.ts';
 
 // Shared end-of-scenario checks for the failover cluster tests (issue 4
 // "Done when"): every acknowledged write is readable through the router and

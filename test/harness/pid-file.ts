@@ -1,4 +1,4 @@
-import { livePidFromFile } from '../../src/cli/pid-file.ts';
+import { livePidFromFile } from '../../src/launch/pid-file.ts';
 
 /**
  * SIGKILLs the process named in a tessera.pid file, but only if it is alive

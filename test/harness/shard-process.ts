@@ -1,4 +1,4 @@
-import { ManagedProcess } from '../../src/cli/managed-process.ts';
+import { ManagedProcess } from '../../src/launch/managed-process.ts';
 
 // One `tessera shard` child for single-node tests (durability, the bench).
 // The general multi-process harness lives in test/harness/cluster.ts.

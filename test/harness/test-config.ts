@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type Config, type ReplicationConfig } from '../../src/config/index.ts';
-import { buildConfig, type RawConfig } from '../../src/cli/config-template.ts';
-import { freePorts } from '../../src/cli/free-ports.ts';
+import { loadConfig, type Config, type ReplicationConfig } from '../../src/core/config/index.ts';
+import { buildConfig, type RawConfig } from '../../src/core/config/template.ts';
+import { freePorts } from '../../src/launch/free-ports.ts';
 
 /**
  * Replication settings for tests: the DESIGN defaults, made faster so fault

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TESSERA_BIN } from '../../src/cli/managed-process.ts';
+import { TESSERA_BIN } from '../../src/launch/managed-process.ts';
 
 // The operator commands as a user runs them (`node bin/tessera.mjs ...`),
 // against a fake router on 127.0.0.1 that records what it was sent.

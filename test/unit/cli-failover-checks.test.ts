@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shardFor } from '../../src/hash.ts';
+import { shardFor } from '../../src/core/hash.ts';
 import { findShard, idsOnShard, newPrimaryElected, readBackViolations, rejoinedAsReplica, shardConverged, unavailabilityMs, type ShardInfo } from '../../src/cli/failover-checks.ts';
 
 const shard = (over: Partial<ShardInfo> = {}): ShardInfo => ({

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchCluster } from '../../src/cli/launcher.ts';
+import { launchCluster } from '../../src/launch/cluster.ts';
 import { writeTestConfig } from '../harness/index.ts';
 
 // launchCluster with a stand-in for bin/tessera.mjs whose router turns ready

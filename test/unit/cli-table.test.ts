@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderTable, useColor, paint } from '../../src/cli/table.ts';
 import { asClusterInfo, renderClusterTable } from '../../src/cli/cluster-table.ts';
 import { resolveTarget, describeAnswer, DEFAULT_ROUTER_URL } from '../../src/cli/router-client.ts';
-import { parseConfig } from '../../src/config/index.ts';
+import { parseConfig } from '../../src/core/config/index.ts';
 import { describeTopology } from '../../src/cli/topology-summary.ts';
 
 const stripAnsi = (s: string) => s.replace(/\u001b\[\d+m/g, '');

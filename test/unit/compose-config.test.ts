@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { parseConfig } from '../../src/config/index.ts';
+import { parseConfig } from '../../src/core/config/index.ts';
 
 // There is no Docker engine where the tests run: the compose demo is checked
 // statically against config/docker.json and the Dockerfile.

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, redactConfig } from '../../src/config/index.ts';
+import { ConfigError, loadConfig, parseConfig, redactConfig } from '../../src/core/config/index.ts';
 
 const valid = () => ({
   cluster: { name: 't', secret: 'x' },

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Coordinator, electionGapMs, planSwitchover, shouldElect, type CoordinatorDeps, type ElectedInfo } from '../../router/coordinator.ts';
-import type { Health } from '../../router/health.ts';
-import type { NodeState } from '../../src/protocol.ts';
-import { createLogger } from '../../src/logger.ts';
-import { SimCluster, runUntilSettled } from './sim-cluster.ts';
-import { appendRule, lastOf, replicateRequest, replicateRule } from './sim-model.ts';
+import { Coordinator, electionGapMs, planSwitchover, shouldElect, type CoordinatorDeps, type ElectedInfo } from '../../router/failover/coordinator.ts';
+import type { Health } from '../../src/rules/health.ts';
+import type { NodeState } from '../../src/core/protocol.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { SimCluster, runUntilSettled } from '../sim/sim-cluster.ts';
+import { appendRule, lastOf, replicateRequest, replicateRule } from '../sim/sim-model.ts';
 
 const FAILOVER_MS = 1500; // step deadline 500, state grace 100
 

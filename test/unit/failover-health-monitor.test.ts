@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HealthMonitor } from '../../router/health-monitor.ts';
-import type { NodeState } from '../../src/protocol.ts';
-import { ManualClock } from './failover-manual-clock.ts';
+import { HealthMonitor } from '../../router/failover/health-monitor.ts';
+import type { NodeState } from '../../src/core/protocol.ts';
+import { ManualClock } from '../harness/manual-clock.ts';
 
 const NODES = [{ id: 'a', url: 'http://a' }, { id: 'b', url: 'http://b' }, { id: 'c', url: 'http://c' }];
 

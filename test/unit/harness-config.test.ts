@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/index.ts';
-import { buildConfig, nodeIdFor } from '../../src/cli/config-template.ts';
+import { loadConfig } from '../../src/core/config/index.ts';
+import { buildConfig, nodeIdFor } from '../../src/core/config/template.ts';
 import { freePorts, TEST_REPLICATION, waitFor, writeTestConfig, type TestConfig } from '../harness/index.ts';
 
 describe('freePorts', () => {

@@ -156,7 +156,7 @@ describe('ManagedProcess', () => {
   });
 
   it('children die with their parent even when it exits without stopping them', async () => {
-    const moduleUrl = new URL('../../src/cli/managed-process.ts', import.meta.url).href;
+    const moduleUrl = new URL('../../src/launch/managed-process.ts', import.meta.url).href;
     const parent = join(dir, 'parent.mts');
     await writeFile(parent, `
       import { startProcess } from ${JSON.stringify(moduleUrl)};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LogBuffer } from '../../router/log-buffer.ts';
-import type { LogEntry } from '../../src/protocol.ts';
+import { LogBuffer } from '../../router/replication/log-buffer.ts';
+import type { LogEntry } from '../../src/core/protocol.ts';
 
 const entry = (seq: number, term = 1): LogEntry => ({ seq, term, op: 'put', db: 'd', id: `x${seq}`, rev: '1-a', doc: null, ts: 0 });
 const seqs = (es: LogEntry[]) => es.map((e) => e.seq);

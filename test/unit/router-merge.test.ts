@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor } from '../../router/changes-cursor.ts';
-import { mergeAllDocs, mergeChanges, mergeFound, sumDbInfo, unionDbs, type Change, type ShardPage } from '../../router/merge.ts';
-import { TesseraError } from '../../src/errors.ts';
+import { decodeCursor, encodeCursor } from '../../router/api/changes-cursor.ts';
+import { mergeAllDocs, mergeChanges, mergeFound, sumDbInfo, unionDbs, type Change, type ShardPage } from '../../router/api/merge.ts';
+import { TesseraError } from '../../src/core/errors.ts';
 
 /** One shard answering _all_docs like a node: ids after `startAfter`, in order, `limit` of them, `next` when more. */
 function shardPage(ids: string[], startAfter: string | undefined, limit: number): ShardPage<{ id: string }> {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogBuffer } from '../../router/log-buffer.ts';
-import { CATCH_UP_LOG_MIN_ENTRIES, ReplicaStream, type StreamHost, type StreamOptions } from '../../router/replica-stream.ts';
-import type { Clock } from '../../src/clock.ts';
-import { TesseraError } from '../../src/errors.ts';
-import { UnreachableError, type NodeClient, type RequestOptions } from '../../src/http/client.ts';
-import { createLogger, type Logger } from '../../src/logger.ts';
-import type { LogEntry, NodeState, ReplicateRequest } from '../../src/protocol.ts';
+import { LogBuffer } from '../../router/replication/log-buffer.ts';
+import { CATCH_UP_LOG_MIN_ENTRIES, ReplicaStream, type StreamHost, type StreamOptions } from '../../router/replication/replica-stream.ts';
+import type { Clock } from '../../src/core/clock.ts';
+import { TesseraError } from '../../src/core/errors.ts';
+import { UnreachableError, type NodeClient, type RequestOptions } from '../../src/core/http/client.ts';
+import { createLogger, type Logger } from '../../src/core/logger.ts';
+import type { LogEntry, NodeState, ReplicateRequest } from '../../src/core/protocol.ts';
 
 // The ReplicaStream driver with a hand-driven clock and in-memory peers (no
 // sockets, no sleeps): catch-up from the buffer and the WAL, gap → probe,

@@ -1,10 +1,10 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.ts';
-import { TesseraError } from '../../src/errors.ts';
-import { NodeClient, UnreachableError, type RequestOptions } from '../../src/http/client.ts';
-import { writeToShard } from '../../router/writer.ts';
-import type { ShardRuntime } from '../../router/shard-runtime.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { TesseraError } from '../../src/core/errors.ts';
+import { NodeClient, UnreachableError, type RequestOptions } from '../../src/core/http/client.ts';
+import { writeToShard } from '../../router/api/writer.ts';
+import type { ShardRuntime } from '../../router/replication/shard-runtime.ts';
 
 // The outcome a failed write reports (DESIGN §4): `no_primary` promises
 // `not_applied`, so it may only be said when no attempt can have reached a

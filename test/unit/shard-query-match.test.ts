@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matchesFields, matchesTags } from '../../shard/store/query-match.ts';
-import type { Doc } from '../../src/protocol.ts';
+import type { Doc } from '../../src/core/protocol.ts';
 
 const doc = (data: Record<string, unknown>, tags?: string[]): Doc => ({ id: 'x', rev: '1-a', data, ...(tags ? { tags } : {}) });
 

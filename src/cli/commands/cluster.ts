@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
 import type { Command } from '../main.ts';
 import { EXIT } from '../main.ts';
-import { launchCluster } from '../launcher.ts';
+import { launchCluster } from '../../launch/cluster.ts';
 import { terminalLine } from '../log-filter.ts';
 import { loadConfigForCli } from '../load-config-or-exit.ts';
-import { PACKAGE_ROOT } from '../package-root.ts';
+import { PACKAGE_ROOT } from '../../launch/package-root.ts';
 
 // `tessera cluster [--config F]` (DESIGN §2): every node and the router as
 // children of this process. stdout carries exactly one line, `router: <url>`,

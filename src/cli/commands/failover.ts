@@ -2,7 +2,7 @@ import type { Command } from '../main.ts';
 import { EXIT } from '../main.ts';
 import { join } from 'node:path';
 import { loadConfigForCli } from '../load-config-or-exit.ts';
-import { PACKAGE_ROOT } from '../package-root.ts';
+import { PACKAGE_ROOT } from '../../launch/package-root.ts';
 import { describeAnswer, resolveTarget, routerRequest } from '../router-client.ts';
 
 // `tessera failover --shard N [--to ID]`: asks the router to switch the

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { findNode } from '../../config/index.ts';
+import { findNode } from '../../core/config/index.ts';
 import { loadConfigForCli } from '../load-config-or-exit.ts';
 import { EXIT, type Command } from '../main.ts';
 

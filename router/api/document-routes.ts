@@ -1,0 +1,125 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../../src/core/errors.ts';
+import { readFromShard, type ReadMode } from './reader.ts';
+import {
+  allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, find, listDbs, newDocId, search, type BulkDoc, type RouterContext,
+} from './scatter.ts';
+import * as S from './schemas.ts';
+import { writeToShard } from './writer.ts';
+
+// The client API (DESIGN §4) as one fastify plugin. Handlers only translate
+// HTTP to the writer/reader/scatter calls; nothing here decides anything.
+
+type DbParams = { db: string };
+type DocParams = { db: string; id: string };
+type ChangesQs = { since?: string; limit?: string; feed?: 'normal' | 'longpoll'; timeout?: string };
+
+const docPath = (db: string, id: string) => `${dbPath(db)}/docs/${encodeURIComponent(id)}`;
+
+function ifMatch(req: FastifyRequest): string | undefined {
+  const h = req.headers['if-match'];
+  return typeof h === 'string' && h.length > 0 ? h.replace(/^"(.*)"$/, '$1') : undefined;
+}
+
+export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): FastifyPluginAsync {
+  const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
+
+  return async (app) => {
+    app.get('/v1/db', { schema: { summary: 'List databases (union over shards)', tags: ['databases'] } }, async () => listDbs(ctx));
+
+    app.put<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams } }, async (req, reply) => {
+      const r = await dbWrite(ctx, 'PUT', req.params.db);
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.delete<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams } }, async (req, reply) => {
+      const r = await dbWrite(ctx, 'DELETE', req.params.db);
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.get<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams } }, async (req) => dbInfo(ctx, req.params.db));
+
+    app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/docs', {
+      schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, body: S.postDocBody },
+    }, async (req, reply) => {
+      const id = typeof req.body.id === 'string' ? req.body.id : newDocId();
+      const rt = ctx.shards.forDoc(id);
+      const r = await writeToShard(ctx, rt, { method: 'POST', path: `${dbPath(req.params.db)}/docs`, body: { ...req.body, id } }, deadline());
+      reply.header('location', docPath(req.params.db, id));
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.put<{ Params: DocParams; Body: Record<string, unknown> }>('/v1/db/:db/docs/:id', {
+      schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, body: S.putDocBody },
+    }, async (req, reply) => {
+      const { db, id } = req.params;
+      const match = ifMatch(req);
+      const r = await writeToShard(ctx, ctx.shards.forDoc(id), {
+        method: 'PUT', path: docPath(db, id), body: req.body, ...(match ? { headers: { 'if-match': match } } : {}),
+      }, deadline());
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.get<{ Params: DocParams; Querystring: { read?: ReadMode; rev?: string } }>('/v1/db/:db/docs/:id', {
+      schema: { summary: 'Read a document', tags: ['documents'], params: S.docParams, querystring: S.readQuery },
+    }, async (req, reply) => {
+      const { db, id } = req.params;
+      const path = req.query.rev ? `${docPath(db, id)}?rev=${encodeURIComponent(req.query.rev)}` : docPath(db, id);
+      const r = await readFromShard({ clock: ctx.clock, readQuorum: ctx.readQuorum }, ctx.shards.forDoc(id), path, req.query.read ?? 'primary', deadline());
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.delete<{ Params: DocParams; Querystring: { rev?: string } }>('/v1/db/:db/docs/:id', {
+      schema: { summary: 'Delete a document (writes a tombstone)', tags: ['documents'], params: S.docParams, querystring: S.deleteQuery },
+    }, async (req, reply) => {
+      const { db, id } = req.params;
+      const rev = req.query.rev ?? ifMatch(req);
+      if (!rev) throw errors.badRequest('querystring.rev: a DELETE needs the current rev (?rev= or If-Match)', { path: 'querystring.rev' });
+      const r = await writeToShard(ctx, ctx.shards.forDoc(id), { method: 'DELETE', path: `${docPath(db, id)}?rev=${encodeURIComponent(rev)}` }, deadline());
+      return reply.status(r.status).send(r.body);
+    });
+
+    app.post<{ Params: DbParams; Body: { docs: BulkDoc[] } }>('/v1/db/:db/_bulk_docs', {
+      bodyLimit: bulkBodyLimit,
+      schema: { summary: 'Write many documents; one result per doc in request order', tags: ['documents'], params: S.dbParams, body: S.bulkBody },
+    }, async (req) => bulkDocs(ctx, req.params.db, req.body.docs));
+
+    app.get<{ Params: DbParams; Querystring: { limit?: string; skip?: string; startAfter?: string; includeDeleted?: string } }>('/v1/db/:db/_all_docs', {
+      schema: { summary: 'Documents ordered by id across shards, paged by startAfter', tags: ['queries'], params: S.dbParams, querystring: S.allDocsQuery },
+    }, async (req) => {
+      const q = req.query;
+      return allDocs(ctx, req.params.db, {
+        limit: S.queryInt(q.limit, 'limit', 100, 1, 1000),
+        skip: S.queryInt(q.skip, 'skip', 0, 0, 1_000_000),
+        ...(q.startAfter !== undefined ? { startAfter: q.startAfter } : {}),
+        includeDeleted: S.queryBool(q.includeDeleted),
+      });
+    });
+
+    app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/fields', {
+      schema: { summary: 'Find by data fields', tags: ['queries'], params: S.dbParams, body: S.findFieldsBody },
+    }, async (req) => find(ctx, req.params.db, 'fields', req.body ?? {}));
+
+    app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/tags', {
+      schema: { summary: 'Find by tags', tags: ['queries'], params: S.dbParams, body: S.findTagsBody },
+    }, async (req) => find(ctx, req.params.db, 'tags', req.body ?? {}));
+
+    app.get<{ Params: DbParams; Querystring: { q: string; skip?: string; limit?: string } }>('/v1/db/:db/_search', {
+      schema: { summary: 'Full-text search over content', tags: ['queries'], params: S.dbParams, querystring: S.searchQuery },
+    }, async (req) => search(ctx, req.params.db, {
+      q: req.query.q, skip: S.queryInt(req.query.skip, 'skip', 0, 0, 1_000_000), limit: S.queryInt(req.query.limit, 'limit', 100, 1, 1000),
+    }));
+
+    app.get<{ Params: DbParams; Querystring: ChangesQs }>('/v1/db/:db/_changes', {
+      schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', tags: ['queries'], params: S.dbParams, querystring: S.changesQuery },
+    }, async (req: FastifyRequest<{ Params: DbParams; Querystring: ChangesQs }>, reply: FastifyReply) => {
+      const q = req.query;
+      return changes(ctx, req.params.db, {
+        ...(q.since !== undefined ? { since: q.since } : {}),
+        limit: S.queryInt(q.limit, 'limit', 100, 1, 1000),
+        feed: q.feed ?? 'normal',
+        timeoutMs: S.queryInt(q.timeout, 'timeout', 30_000, 0, 60_000),
+      }, () => reply.raw.destroyed || req.raw.destroyed);
+    });
+  };
+}
