@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../src/core/clock.ts';
-import { majority, redactConfig, type Config } from '../src/core/config/index.ts';
+import { redactConfig, type Config } from '../src/core/config/index.ts';
+import { majority } from '../src/rules/index.ts';
 import { createLogger, type Logger } from '../src/core/logger.ts';
 import { createRouterMetrics, Registry } from '../src/core/metrics.ts';
 import { build } from './app.ts';

@@ -1,7 +1,6 @@
 import type { ReplicationConfig } from '../../src/core/config/index.ts';
 import type { NodeState } from '../../src/core/protocol.ts';
-import { classifyHealth, lagEntries, lagMs, type Health } from '../../src/rules/health.ts';
-import type { StreamMode } from '../../src/rules/replica-progress.ts';
+import { classifyHealth, lagEntries, lagMs, type Health, type StreamMode } from '../../src/rules/index.ts';
 import type { NodeSeen } from '../replication/shard-view.ts';
 
 // What `GET /v1/_cluster` and `/readyz` report, as pure functions over plain

@@ -1,8 +1,6 @@
 import type { Clock } from '../../src/core/clock.ts';
 import type { NodeState, PromoteRequest, PromoteResponse, VoteRequest, VoteResponse } from '../../src/core/protocol.ts';
-import { majority } from '../../src/core/config/topology.ts';
-import { compareLogs, planElection, tallyVotes } from '../../src/rules/election.ts';
-import type { Health } from '../../src/rules/health.ts';
+import { planElection, majority, tallyVotes, planSwitchover } from '../../src/rules/index.ts';
 
 // Runs one shard's elections (DESIGN §5.4, router/FAILOVER.md): gather
 // states, plan, vote, promote. The decisions are the pure functions of
@@ -221,56 +219,6 @@ export class Coordinator {
     if (repeat) this.deps.log.debug(fields, msg);
     else this.deps.log.info(fields, msg);
   }
-}
-
-/**
- * Storm guard: elect only when the view's primary is Offline (or there is
- * none) and the last election ended at least `minGapMs` ago. Use a gap from
- * electionGapMs so two routers that lost the same split vote retry at
- * different times.
- */
-export function shouldElect(input: { primaryHealth: Health | null; lastElectionEndMs: number | null; nowMs: number; minGapMs: number }): boolean {
-  if (input.primaryHealth !== null && input.primaryHealth !== 'Offline') return false;
-  return input.lastElectionEndMs === null || input.nowMs - input.lastElectionEndMs >= input.minGapMs;
-}
-
-/** A gap in [baseMs, 2 × baseMs): randomised per router and per election. */
-export function electionGapMs(baseMs: number, random: () => number = Math.random): number {
-  return baseMs + Math.floor(random() * baseMs);
-}
-
-export type SwitchoverPlan =
-  | { kind: 'ready'; targetId: string }
-  | { kind: 'wait'; targetId: string; behind: number }
-  | { kind: 'refuse'; reason: 'target_is_primary' | 'target_unreachable' | 'no_replica'; targetId?: string };
-
-/**
- * Manual failover (POST /v1/_cluster/shards/{id}/failover). With writes to
- * the shard paused, the target must first hold everything the primary holds
- * (same lastTerm and lastSeq); then an election with that target cannot lose
- * a write and wins at once. Without `target`: the most complete answering
- * replica. A primary that does not answer holds nothing new (it accepts no
- * writes the router could acknowledge), so the election's own check decides.
- */
-export function planSwitchover(input: {
-  nodes: readonly string[];
-  states: Readonly<Record<string, NodeState | null | undefined>>;
-  primaryId: string | null;
-  target?: string;
-}): SwitchoverPlan {
-  const { nodes, states, primaryId } = input;
-  let targetId = input.target;
-  if (targetId === undefined) {
-    const replicas = nodes.filter((id) => id !== primaryId && states[id]);
-    if (replicas.length === 0) return { kind: 'refuse', reason: 'no_replica' };
-    targetId = replicas.reduce((b, id) => (compareLogs(states[id]!, states[b]!) > 0 ? id : b));
-  }
-  if (targetId === primaryId) return { kind: 'refuse', reason: 'target_is_primary', targetId };
-  const target = states[targetId];
-  if (!target) return { kind: 'refuse', reason: 'target_unreachable', targetId };
-  const primary = primaryId === null ? undefined : states[primaryId];
-  if (!primary || compareLogs(target, primary) >= 0) return { kind: 'ready', targetId };
-  return { kind: 'wait', targetId, behind: Math.max(1, primary.lastSeq - target.lastSeq) };
 }
 
 /**

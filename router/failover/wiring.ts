@@ -6,7 +6,8 @@ import type { RouterMetrics } from '../../src/core/metrics.ts';
 import {
   REPLICATION_PREFIX, type NodeState, type PromoteRequest, type PromoteResponse, type VoteRequest, type VoteResponse,
 } from '../../src/core/protocol.ts';
-import { Coordinator, electionGapMs, shouldElect, type ElectionResult } from './coordinator.ts';
+import { electionGapMs, shouldElect } from '../../src/rules/index.ts';
+import { Coordinator, type ElectionResult } from './coordinator.ts';
 import { nodeHealth, type ShardFacts } from './cluster-status.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import type { ShardRuntime } from '../replication/shard-runtime.ts';

@@ -8,7 +8,7 @@ import type { LogBuffer } from './log-buffer.ts';
 import {
   batchSource, firstProbeWindow, MAX_WAL_PAGE, nextAction, nextBackoffMs, probeOutcome, shouldTruncate, widenProbeWindow,
   type StreamMode,
-} from '../../src/rules/replica-progress.ts';
+} from '../../src/rules/index.ts';
 
 // One ReplicaStream per replica and per (term, primary): Raft's per-follower
 // progress (router/DESIGN.md "Replication"). A single async loop, so at most

@@ -5,9 +5,8 @@ import type { Logger } from '../../src/core/logger.ts';
 import type { RouterMetrics } from '../../src/core/metrics.ts';
 import { REPLICATION_PREFIX, type LogEntry, type NodeState } from '../../src/core/protocol.ts';
 import type { ShardFacts } from '../failover/cluster-status.ts';
-import { updateWriteRate, type WriteRate } from '../../src/rules/health.ts';
+import { updateWriteRate, type WriteRate, acksFor, advanceCommit, quorumSeq } from '../../src/rules/index.ts';
 import { LogBuffer } from './log-buffer.ts';
-import { acksFor, advanceCommit, quorumSeq } from '../../src/rules/quorum.ts';
 import { ReplicaStream, type StreamHost, type StreamOptions } from './replica-stream.ts';
 import { ShardView } from './shard-view.ts';
 

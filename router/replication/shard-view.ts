@@ -1,10 +1,9 @@
 import type { NodeState } from '../../src/core/protocol.ts';
+import { adoptHint, adoptState, type TermAndPrimary } from '../../src/rules/index.ts';
 
 // What the router believes about one shard (router/DESIGN.md "Shard view").
 // Everything here is rebuilt from the nodes' `state`, so the router keeps
-// nothing on disk. The adoption rules are pure functions so they are tested
-// without a network: a higher term always wins, and the primary is only the
-// node that itself reports `role: primary` at the view's term.
+// nothing on disk. The adoption rules are src/rules/view.ts.
 
 export interface NodeSeen {
   state: NodeState | null;
@@ -12,41 +11,6 @@ export interface NodeSeen {
   lastSeenMs: number | null;
   /** Last time we asked, whatever the outcome. */
   lastAskedMs: number | null;
-}
-
-export interface TermAndPrimary {
-  term: number;
-  primaryId: string | null;
-}
-
-/**
- * The view after observing `state` from `nodeId` (null = no answer, which
- * changes nothing: silence is the health monitor's business, not proof).
- */
-export function adoptState(view: TermAndPrimary, nodeId: string, state: NodeState | null, commitSeq = 0): TermAndPrimary {
-  if (state === null) return view;
-  if (state.term > view.term) return { term: state.term, primaryId: state.role === 'primary' ? nodeId : null };
-  if (state.term === view.term) {
-    if (state.role === 'primary') return view.primaryId === nodeId ? view : { term: view.term, primaryId: nodeId };
-    if (view.primaryId === nodeId) return { term: view.term, primaryId: null };
-    return view;
-  }
-  // Our primary at a lower term, without the committed log: a node's term
-  // only goes down when its data dir was wiped. Kept, every write would fail
-  // while its answered polls keep it "healthy", so no election would ever
-  // replace it. (A lower term with the log is more likely an answer that
-  // overtook our adoption of it: leave that to the next poll.)
-  if (view.primaryId === nodeId && state.lastSeq < commitSeq) return { term: view.term, primaryId: null };
-  return view;
-}
-
-/**
- * A hint from a node's 409 (`stale_term` / `not_primary` carry its term): a
- * higher term invalidates our primary until a state confirms the new one.
- */
-export function adoptHint(view: TermAndPrimary, hintTerm: number | undefined): TermAndPrimary {
-  if (typeof hintTerm !== 'number' || hintTerm <= view.term) return view;
-  return { term: hintTerm, primaryId: null };
 }
 
 export class ShardView {

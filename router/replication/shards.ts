@@ -1,5 +1,6 @@
 import type { Clock } from '../../src/core/clock.ts';
-import { majority, type Config } from '../../src/core/config/index.ts';
+import type { Config } from '../../src/core/config/index.ts';
+import { majority } from '../../src/rules/index.ts';
 import { shardFor } from '../../src/core/hash.ts';
 import { NodeClient } from '../../src/core/http/client.ts';
 import type { Logger } from '../../src/core/logger.ts';

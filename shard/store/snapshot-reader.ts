@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { SeqTerm } from '../../src/rules/log-match.ts';
+import type { SeqTerm } from '../../src/core/protocol.ts';
 
 /**
  * Every db and document (tombstones included) at one seq, then `end`. A

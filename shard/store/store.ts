@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { TesseraError, errors } from '../../src/core/errors.ts';
 import type { DocBody } from '../../src/core/doc/rev.ts';
-import type { SeqTerm } from '../../src/rules/log-match.ts';
+import { decidePromote, decideReplicate, decideVote, planTrim, planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
 import type {
-  Doc, EntryOp, LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
+  Doc, EntryOp, LogEntry, NodeState, SeqTerm, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
   VoteRequest, VoteResponse,
 } from '../../src/core/protocol.ts';
-import { decideReplicate, decideVote, planTrim, planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
 import { migrate } from './schema.ts';
 import { prepare, type Statements } from './statements.ts';
 import { snapshotLines } from './snapshot-reader.ts';
@@ -475,13 +474,9 @@ export class Store {
   #promote(req: PromoteRequest): PromoteResponse {
     return this.#tx(() => {
       const meta = this.meta();
-      if (meta.role === 'primary' && meta.term === req.term) {
-        return { ok: true, role: 'primary', term: meta.term, lastSeq: this.last(meta).seq };
-      }
-      if (req.term !== meta.term || meta.votedFor !== this.nodeId) {
-        throw new TesseraError('stale_term', `cannot promote for term ${req.term}: node is at term ${meta.term}, voted for ${meta.votedFor ?? 'nobody'}`,
-          { term: meta.term, primaryId: meta.primaryId });
-      }
+      const d = decidePromote({ self: this.nodeId, term: meta.term, votedFor: meta.votedFor, role: meta.role }, req.term);
+      if (d.kind === 'already') return { ok: true, role: 'primary', term: meta.term, lastSeq: this.last(meta).seq };
+      if (d.kind === 'refuse') throw new TesseraError('stale_term', d.reason, { term: meta.term, primaryId: meta.primaryId });
       this.#setMeta({ role: 'primary', primaryId: this.nodeId });
       // Entries of earlier terms commit only together with one of this term.
       const entry = this.#append({ ...meta, role: 'primary' }, 'noop', '', '', '', null);

@@ -1,5 +1,5 @@
 import type { Config } from '../core/config/index.ts';
-import { majority } from '../core/config/index.ts';
+import { majority } from '../rules/index.ts';
 import { renderTable } from './table.ts';
 
 /** What `check-config` prints for a valid config. Pure; never includes the secret. */

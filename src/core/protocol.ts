@@ -4,6 +4,12 @@
 
 export type Role = 'primary' | 'replica';
 
+/** A log position: an entry's seq and the term it was written in. */
+export interface SeqTerm {
+  seq: number;
+  term: number;
+}
+
 /** A document as stored and served (DESIGN §4). */
 export interface Doc {
   id: string;

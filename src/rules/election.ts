@@ -1,7 +1,8 @@
-import type { NodeState, VoteResponse } from '../core/protocol.ts';
-import { majority } from '../core/config/topology.ts';
+import type { NodeState } from '../core/protocol.ts';
+import { compareLogs } from './log-order.ts';
+import { majority } from './quorum.ts';
 
-// Election planning and vote counting (DESIGN §5.4, router/FAILOVER.md). Pure
+// Election planning (DESIGN §5.4, router/FAILOVER.md): candidate and term. Pure
 // over the states the coordinator gathered; the safety argument lives in
 // FAILOVER.md, and the vote rule that makes it hold lives on the nodes
 // (shard/DESIGN.md "Rules").
@@ -28,11 +29,6 @@ export type ElectionPlan =
   | { kind: 'elect'; term: number; candidateId: string; lastTerm: number; lastSeq: number; voters: string[] }
   | { kind: 'target_behind'; targetId: string; aheadId: string }
   | { kind: 'target_unreachable'; targetId: string };
-
-/** (lastTerm, lastSeq) order: which log is more complete. */
-export function compareLogs(a: Pick<NodeState, 'lastTerm' | 'lastSeq'>, b: Pick<NodeState, 'lastTerm' | 'lastSeq'>): number {
-  return a.lastTerm !== b.lastTerm ? a.lastTerm - b.lastTerm : a.lastSeq - b.lastSeq;
-}
 
 export function planElection(input: ElectionInput): ElectionPlan {
   const { nodes, viewTerm, viewPrimaryId, target } = input;
@@ -88,32 +84,4 @@ export function planElection(input: ElectionInput): ElectionPlan {
     // and a node that did not answer `state` may still answer `vote`.
     voters: [...nodes],
   };
-}
-
-export interface Tally {
-  granted: number;
-  needed: number;
-  majority: boolean;
-  /** Highest term in any answer (at least `term`). */
-  highestTerm: number;
-  /** Some node is at a higher term: another election won or is running. Abort. */
-  superseded: boolean;
-}
-
-/**
- * Counts the grants for `term`. Answers from unknown nodes and grants for
- * another term do not count (a confused or replayed answer must not make a
- * majority).
- */
-export function tallyVotes(responses: Readonly<Record<string, VoteResponse | null | undefined>>, nodes: readonly string[], term: number): Tally {
-  let granted = 0;
-  let highestTerm = term;
-  for (const id of nodes) {
-    const r = responses[id];
-    if (!r) continue;
-    if (r.granted && r.term === term) granted += 1;
-    highestTerm = Math.max(highestTerm, r.term);
-  }
-  const needed = majority(nodes.length);
-  return { granted, needed, majority: granted >= needed && highestTerm === term, highestTerm, superseded: highestTerm > term };
 }

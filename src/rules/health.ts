@@ -1,12 +1,11 @@
 import type { NodeState } from '../core/protocol.ts';
+import type { StreamMode } from './replica-progress.ts';
 
 // Health of one node as the router sees it (DESIGN §5.4, router/DESIGN.md
 // "Failure handling"). Pure: the monitor feeds observations in, the status
 // endpoint and the election guard read the verdict out.
 
 export type Health = 'InSync' | 'Lagging' | 'CatchingUp' | 'Offline';
-
-export type StreamMode = 'probe' | 'replicate' | 'snapshot';
 
 /**
  * Lag below this many entries is never `Lagging`. Without it an idle shard

@@ -1,12 +1,9 @@
+import type { SeqTerm } from '../core/protocol.ts';
+
 // Log matching (Raft's log-matching property): if two logs hold an entry with
 // the same (seq, term), they agree on every entry up to it. So the point from
 // which a replica's log must be repaired is the highest seq where both tails
 // carry the same term. Shared by the router (probing) and shard nodes.
-
-export interface SeqTerm {
-  seq: number;
-  term: number;
-}
 
 /**
  * Highest seq present in both tails with the same term, or null when the

@@ -1,5 +1,13 @@
-// Commit counting (router/DESIGN.md "Commit", STYLE §3): the one place that
-// decides when a write is durable on a quorum. Tested against a naive twin.
+import type { VoteResponse } from '../core/protocol.ts';
+
+// Quorum maths in one module (STYLE §3, as etcd raft's quorum/): what a
+// majority is, when a write is durable on a quorum (commit counting, tested
+// against a naive twin), and when an election has a majority of votes.
+
+/** Smallest number of nodes that is more than half of `n`. */
+export function majority(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
 
 /**
  * The highest seq held by at least `writeQuorum` copies: the W-th highest of
@@ -33,4 +41,32 @@ export function acksFor(seq: number, primaryLastSeq: number, replicaMatchSeqs: R
 export function advanceCommit(commitSeq: number, candidate: number, currentTermFrom: number | null): number {
   if (candidate <= commitSeq || currentTermFrom === null || candidate < currentTermFrom) return commitSeq;
   return candidate;
+}
+
+export interface Tally {
+  granted: number;
+  needed: number;
+  majority: boolean;
+  /** Highest term in any answer (at least `term`). */
+  highestTerm: number;
+  /** Some node is at a higher term: another election won or is running. Abort. */
+  superseded: boolean;
+}
+
+/**
+ * Counts the grants for `term`. Answers from unknown nodes and grants for
+ * another term do not count (a confused or replayed answer must not make a
+ * majority).
+ */
+export function tallyVotes(responses: Readonly<Record<string, VoteResponse | null | undefined>>, nodes: readonly string[], term: number): Tally {
+  let granted = 0;
+  let highestTerm = term;
+  for (const id of nodes) {
+    const r = responses[id];
+    if (!r) continue;
+    if (r.granted && r.term === term) granted += 1;
+    highestTerm = Math.max(highestTerm, r.term);
+  }
+  const needed = majority(nodes.length);
+  return { granted, needed, majority: granted >= needed && highestTerm === term, highestTerm, superseded: highestTerm > term };
 }

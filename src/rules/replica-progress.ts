@@ -1,4 +1,5 @@
-import { findMatchSeq, type SeqTerm } from './log-match.ts';
+import type { SeqTerm } from '../core/protocol.ts';
+import { findMatchSeq } from './log-match.ts';
 
 // Pure decisions of a ReplicaStream (router/DESIGN.md "Replication"): what to
 // do next, where a batch comes from, how a probe window moves and what its

@@ -1,5 +1,4 @@
-import type { GapDetails, LogEntry, ReplicateRequest, Role } from '../core/protocol.ts';
-import type { SeqTerm } from './log-match.ts';
+import type { GapDetails, LogEntry, ReplicateRequest, Role, SeqTerm } from '../core/protocol.ts';
 
 // Accepting a replicate batch (shard/DESIGN.md "Rules" → Replicate), as a pure
 // plan over the node's state and the tail of its log. The store carries the

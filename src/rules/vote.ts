@@ -1,4 +1,5 @@
 import type { VoteRequest } from '../core/protocol.ts';
+import { logAtLeast } from './log-order.ts';
 
 // Vote granting (shard/DESIGN.md "Rules", DESIGN §5.4). At most one vote per
 // term, and only for a candidate whose log is at least as complete as ours:
@@ -21,10 +22,6 @@ export interface VoteDecision {
   reason?: string;
 }
 
-export function logAtLeast(aTerm: number, aSeq: number, bTerm: number, bSeq: number): boolean {
-  return aTerm > bTerm || (aTerm === bTerm && aSeq >= bSeq);
-}
-
 export function decideVote(state: VoterState, req: VoteRequest): VoteDecision {
   if (req.term < state.term) {
     return { granted: false, term: state.term, votedFor: state.votedFor, stepDown: false, reason: `stale term ${req.term} < ${state.term}` };
@@ -34,7 +31,7 @@ export function decideVote(state: VoterState, req: VoteRequest): VoteDecision {
   if (votedFor !== null && votedFor !== req.candidateId) {
     return { granted: false, term: req.term, votedFor, stepDown, reason: `already voted for ${votedFor} in term ${req.term}` };
   }
-  if (!logAtLeast(req.lastTerm, req.lastSeq, state.lastTerm, state.lastSeq)) {
+  if (!logAtLeast(req, state)) {
     return {
       granted: false, term: req.term, votedFor, stepDown,
       reason: `candidate log (${req.lastTerm}, ${req.lastSeq}) is behind (${state.lastTerm}, ${state.lastSeq})`,

@@ -233,7 +233,7 @@ describe(`two routers under seeded primary faults (seed ${SEED})`, () => {
     try {
       await waitFor(() => load.acked.length >= 50, { timeoutMs: 10_000, message: 'writes before the first fault' });
       while (Date.now() < stopAt) {
-        const primary = (await shard0(urls[random() < 0.5 ? 0 : 1])).primaryId;
+        const primary = (await shard0(urls[random.next() < 0.5 ? 0 : 1])).primaryId;
         schedule.push(await seededFault(c, nodes, primary, random));
         const mark = Date.now();
         await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u && a.sentAt >= mark).length >= 10), {

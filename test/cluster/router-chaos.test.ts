@@ -52,14 +52,14 @@ describe(`router under replica faults (seed ${SEED})`, () => {
     const chaos = async () => {
       const log: string[] = [];
       while (Date.now() < stopAt - 500) {
-        const victim = replicas[Math.floor(random() * replicas.length)]!;
+        const victim = replicas[Math.floor(random.next() * replicas.length)]!;
         const p = cluster.nodes[victim]!;
-        const roll = random();
+        const roll = random.next();
         if (p.paused) { p.resume(); log.push(`resume ${victim}`); }
         else if (roll < 0.6) { p.pause(); log.push(`pause ${victim}`); }
         else if (roll < 0.8) { await p.kill('SIGKILL'); await p.restart(); log.push(`restart ${victim}`); }
         // Act again once the writers have made some progress (a condition, not a sleep).
-        const target = n + 4 + Math.floor(random() * 12);
+        const target = n + 4 + Math.floor(random.next() * 12);
         await waitFor(() => n >= target || Date.now() >= stopAt - 500, { timeoutMs: 10_000, intervalMs: 20 });
       }
       for (const id of replicas) if (cluster.nodes[id]!.paused) cluster.nodes[id]!.resume();

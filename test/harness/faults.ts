@@ -1,3 +1,4 @@
+import type { Rng } from '../../src/core/rng.ts';
 import type { TestCluster } from './index.ts';
 import { waitFor } from './index.ts';
 
@@ -8,11 +9,11 @@ import { waitFor } from './index.ts';
  * after an election — then resumes or restarts it. Returns the step's
  * description for the schedule a failing test prints with its seed.
  */
-export async function seededFault(c: TestCluster, nodes: readonly string[], primary: string | null | undefined, random: () => number): Promise<string> {
-  const victim: string = primary != null && random() < 0.7 ? primary : nodes[Math.floor(random() * nodes.length)]!;
+export async function seededFault(c: TestCluster, nodes: readonly string[], primary: string | null | undefined, random: Rng): Promise<string> {
+  const victim: string = primary != null && random.next() < 0.7 ? primary : nodes[Math.floor(random.next() * nodes.length)]!;
   const p = c.nodes[victim]!;
-  const faultMs = 200 + Math.floor(random() * 1600);
-  const kill = random() < 0.3;
+  const faultMs = 200 + Math.floor(random.next() * 1600);
+  const kill = random.next() < 0.3;
   if (kill) await p.kill('SIGKILL');
   else p.pause();
   const faultEnd = Date.now() + faultMs;

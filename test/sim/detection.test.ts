@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Coordinator, electionGapMs, shouldElect } from '../../router/failover/coordinator.ts';
+import { rng } from '../../src/core/rng.ts';
+import { Coordinator } from '../../router/failover/coordinator.ts';
+import { electionGapMs, shouldElect } from '../../src/rules/should-elect.ts';
 import { classifyHealth } from '../../src/rules/health.ts';
 import { HealthMonitor } from '../../router/failover/health-monitor.ts';
 import type { NodeState } from '../../src/core/protocol.ts';
 import { SimCluster } from './sim-cluster.ts';
-import { rng } from './sim-model.ts';
 
 // The failover pieces wired the way the router wires them (FAILOVER.md
 // "Wiring"), on a simulated shard and a manual clock, with the default

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../src/core/rng.ts';
 import { Coordinator, type ElectionResult } from '../../router/failover/coordinator.ts';
 import type { VoteRequest, VoteResponse } from '../../src/core/protocol.ts';
 import { SimCluster, runUntilSettled, type LinkMode } from './sim-cluster.ts';
 import {
-  AckTracker, appendRule, lastOf, replicateRequest, replicateRule, rng, voteRule,
+  AckTracker, appendRule, lastOf, replicateRequest, replicateRule, voteRule,
   type ModelNode, type ModelReplicateResult,
 } from './sim-model.ts';
 

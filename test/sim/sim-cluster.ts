@@ -1,7 +1,8 @@
 import type { NodeState, PromoteRequest, PromoteResponse, VoteRequest, VoteResponse } from '../../src/core/protocol.ts';
 import { TesseraError } from '../../src/core/errors.ts';
 import { ManualClock } from '../harness/manual-clock.ts';
-import { newNode, promoteRule, stateOf, voteRule, type ModelNode, type rng } from './sim-model.ts';
+import type { Rng } from '../../src/core/rng.ts';
+import { newNode, promoteRule, stateOf, voteRule, type ModelNode } from './sim-model.ts';
 
 // A shard of in-memory nodes behind a fake network (STYLE §9 "simulation"):
 // messages take time on a ManualClock, and any link from a router to a node
@@ -10,7 +11,6 @@ import { newNode, promoteRule, stateOf, voteRule, type ModelNode, type rng } fro
 // connections. The nodes apply the rules of shard/DESIGN.md (sim-model.ts).
 
 export type LinkMode = 'ok' | 'drop' | 'drop_reply';
-type Rng = ReturnType<typeof rng>;
 
 export class SimCluster {
   readonly clock: ManualClock;

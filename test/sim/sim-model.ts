@@ -1,10 +1,11 @@
-import type { NodeState, PromoteResponse, Role, VoteRequest, VoteResponse } from '../../src/core/protocol.ts';
+import type { LogEntry, NodeState, PromoteResponse, Role, VoteRequest, VoteResponse } from '../../src/core/protocol.ts';
+import { decidePromote, decideReplicate, decideVote, type ReplicaState } from '../../src/rules/index.ts';
 
 // An in-memory shard node for the failover property and simulation tests. It
-// applies the node rules of shard/DESIGN.md "Rules" (vote, promote,
-// replicate) to a log of bare {seq, term} entries: the election only ever
-// looks at (seq, term), so documents would add nothing but noise. Rule
-// breaches that shard/DESIGN.md calls invariant violations throw.
+// runs the real node rules of src/rules (vote, promote, replicate) over a log
+// of bare {seq, term} entries: the election only ever looks at (seq, term),
+// so documents would add nothing but noise. Rule breaches that the rules call
+// invariant violations throw.
 
 export interface Entry { seq: number; term: number }
 
@@ -38,32 +39,23 @@ export function holds(n: ModelNode, e: Entry): boolean {
   return n.log[e.seq - 1]?.term === e.term;
 }
 
-function adoptTerm(n: ModelNode, term: number): void {
-  if (term > n.term) {
-    n.term = term;
-    n.votedFor = null;
+/** The node rule `decideVote` (src/rules/vote.ts), carried out on a model node. */
+export function voteRule(n: ModelNode, req: VoteRequest): VoteResponse {
+  const d = decideVote({ term: n.term, votedFor: n.votedFor, ...lastOf(n) }, req);
+  if (d.stepDown) {
+    n.term = d.term;
     n.role = 'replica';
     n.primaryId = null;
   }
+  n.votedFor = d.votedFor;
+  return { granted: d.granted, term: d.term, ...(d.reason ? { reason: d.reason } : {}) };
 }
 
-/** shard/DESIGN.md `decideVote`. */
-export function voteRule(n: ModelNode, req: VoteRequest): VoteResponse {
-  if (req.term < n.term) return { granted: false, term: n.term, reason: 'stale_term' };
-  adoptTerm(n, req.term);
-  const mine = lastOf(n);
-  const upToDate = req.lastTerm > mine.lastTerm || (req.lastTerm === mine.lastTerm && req.lastSeq >= mine.lastSeq);
-  if ((n.votedFor === null || n.votedFor === req.candidateId) && upToDate) {
-    n.votedFor = req.candidateId;
-    return { granted: true, term: n.term };
-  }
-  return { granted: false, term: n.term, reason: upToDate ? 'already_voted' : 'log_behind' };
-}
-
-/** Promote: only at the node's term with its own vote; appends a noop of the new term. */
+/** The node rule `decidePromote` (src/rules/promote.ts): a new primary appends a noop of its term. */
 export function promoteRule(n: ModelNode, term: number): PromoteResponse | { ok: false; term: number } {
-  if (term !== n.term || n.votedFor !== n.id) return { ok: false, term: n.term };
-  if (n.role !== 'primary') {
+  const d = decidePromote({ self: n.id, term: n.term, votedFor: n.votedFor, role: n.role }, term);
+  if (d.kind === 'refuse') return { ok: false, term: n.term };
+  if (d.kind === 'promote') {
     n.role = 'primary';
     n.primaryId = n.id;
     n.log.push({ seq: lastOf(n).lastSeq + 1, term });
@@ -82,34 +74,32 @@ export function appendRule(n: ModelNode, stampedTerm: number): Entry | null {
 export interface ModelReplicate { term: number; primaryId: string; prevSeq: number; prevTerm: number; truncate: boolean; entries: Entry[] }
 export type ModelReplicateResult = { ok: true; lastSeq: number } | { ok: false; error: 'stale_term' | 'gap'; term: number };
 
-/** shard/DESIGN.md `decideReplicate`. */
+/**
+ * The node rule `decideReplicate` (src/rules/replicate.ts), carried out on a
+ * model node. The world's own invariant (one primary per term) is asserted
+ * here too: the rule refuses such a batch, but in the model it must never
+ * be sent.
+ */
 export function replicateRule(n: ModelNode, req: ModelReplicate): ModelReplicateResult {
-  if (req.term < n.term) return { ok: false, error: 'stale_term', term: n.term };
   if (req.term === n.term && n.role === 'primary' && n.id !== req.primaryId) {
     throw new Error(`invariant: two primaries in term ${req.term}: ${n.id} and ${req.primaryId}`);
   }
-  adoptTerm(n, req.term);
-  if (n.id !== req.primaryId) {
-    n.role = 'replica';
-    n.primaryId = req.primaryId;
-  }
-  if (req.prevSeq > lastOf(n).lastSeq) return { ok: false, error: 'gap', term: n.term };
-  if (req.prevSeq > 0 && n.log[req.prevSeq - 1]!.term !== req.prevTerm) return { ok: false, error: 'gap', term: n.term };
-  const rollBack = (fromSeq: number) => {
-    const dropped = n.log.splice(fromSeq - 1);
-    if (dropped.some((d) => d.term >= req.term)) throw new Error(`invariant: ${n.id} rolled back an entry of term >= ${req.term}`);
+  const last = lastOf(n);
+  const state: ReplicaState = {
+    self: n.id, term: n.term, votedFor: n.votedFor, role: n.role, primaryId: n.primaryId, lastSeq: last.lastSeq, lastTerm: last.lastTerm,
+    baseSeq: 0, baseTerm: 0, commitSeq: 0, needsSnapshot: false,
   };
-  for (const e of req.entries) {
-    const mine = n.log[e.seq - 1];
-    if (mine?.term === e.term) continue;
-    if (mine) rollBack(e.seq);
-    n.log.push({ ...e });
-  }
-  if (req.truncate) {
-    const end = req.entries.at(-1)?.seq ?? req.prevSeq;
-    const after = n.log.slice(end);
-    if (after.every((a) => a.term < req.term)) n.log.splice(end);
-  }
+  const entries: LogEntry[] = req.entries.map((e) => ({ ...e, op: 'noop', db: '', id: '', rev: '', doc: null, ts: 0 }));
+  const plan = decideReplicate(state, n.log.slice(Math.max(0, req.prevSeq - 1)), { ...req, commitSeq: 0, entries });
+  if (plan.kind === 'invalid') throw new Error(`model sent an invalid batch: ${plan.reason}`);
+  if (plan.kind === 'stale_term') return { ok: false, error: 'stale_term', term: plan.term };
+  n.term = plan.adopt.term;
+  n.votedFor = plan.adopt.votedFor;
+  n.role = plan.adopt.role;
+  n.primaryId = plan.adopt.primaryId;
+  if (plan.kind === 'gap') return { ok: false, error: 'gap', term: n.term };
+  if (plan.rollbackAfter !== null) n.log.splice(plan.rollbackAfter);
+  for (const e of req.entries.slice(plan.appendFrom)) n.log.push({ seq: e.seq, term: e.term });
   return { ok: true, lastSeq: lastOf(n).lastSeq };
 }
 
@@ -154,22 +144,4 @@ export class AckTracker {
   missingFrom(n: ModelNode): Entry[] {
     return [...this.acked.values()].filter((e) => !holds(n, e));
   }
-}
-
-/** Small deterministic PRNG (mulberry32) for seeded schedules. */
-export function rng(seed: number): { next(): number; int(n: number): number; chance(p: number): boolean; pick<T>(xs: readonly T[]): T } {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n) => Math.floor(next() * n),
-    chance: (p) => next() < p,
-    pick: (xs) => xs[Math.floor(next() * xs.length)]!,
-  };
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Coordinator, electionGapMs, planSwitchover, shouldElect, type CoordinatorDeps, type ElectedInfo } from '../../router/failover/coordinator.ts';
-import type { Health } from '../../src/rules/health.ts';
+import { Coordinator, type CoordinatorDeps, type ElectedInfo } from '../../router/failover/coordinator.ts';
 import type { NodeState } from '../../src/core/protocol.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { SimCluster, runUntilSettled } from '../sim/sim-cluster.ts';
@@ -220,53 +219,5 @@ describe('Coordinator.switchover', () => {
     expect(r.durationMs).toBeGreaterThanOrEqual(1000);
     expect(pauses).toEqual(['pause', 'resume']);
     expect(sim.node('a')).toMatchObject({ role: 'primary', term: 1 });
-  });
-});
-
-function st(nodeId: string, lastSeq: number, over: Partial<NodeState> = {}): NodeState {
-  return {
-    nodeId, shardId: 0, role: 'replica', term: 1, votedFor: null, primaryId: 'a',
-    lastSeq, lastTerm: 1, commitSeq: 0, oldestSeq: 1, ready: true, rollbackCount: 0, ...over,
-  };
-}
-
-describe('planSwitchover (table)', () => {
-  const nodes = ['a', 'b', 'c'];
-  const cases: { name: string; states: Record<string, NodeState | null>; target?: string; want: ReturnType<typeof planSwitchover> }[] = [
-    { name: 'target level with the primary', states: { a: st('a', 9), b: st('b', 9), c: st('c', 8) }, target: 'b', want: { kind: 'ready', targetId: 'b' } },
-    { name: 'target behind: wait', states: { a: st('a', 9), b: st('b', 9), c: st('c', 7) }, target: 'c', want: { kind: 'wait', targetId: 'c', behind: 2 } },
-    { name: 'no target: the most complete replica', states: { a: st('a', 9), b: st('b', 7), c: st('c', 8) }, want: { kind: 'wait', targetId: 'c', behind: 1 } },
-    { name: 'no target, ties by config order', states: { a: st('a', 9), b: st('b', 9), c: st('c', 9) }, want: { kind: 'ready', targetId: 'b' } },
-    { name: 'an older lastTerm is behind even when longer', states: { a: st('a', 5, { lastTerm: 2 }), b: st('b', 9), c: null }, target: 'b', want: { kind: 'wait', targetId: 'b', behind: 1 } },
-    { name: 'the primary does not answer: let the election decide', states: { a: null, b: st('b', 3), c: st('c', 9) }, target: 'b', want: { kind: 'ready', targetId: 'b' } },
-    { name: 'target is the primary', states: { a: st('a', 9), b: null, c: null }, target: 'a', want: { kind: 'refuse', reason: 'target_is_primary', targetId: 'a' } },
-    { name: 'target does not answer', states: { a: st('a', 9), b: st('b', 9), c: null }, target: 'c', want: { kind: 'refuse', reason: 'target_unreachable', targetId: 'c' } },
-    { name: 'no replica answers', states: { a: st('a', 9), b: null, c: null }, want: { kind: 'refuse', reason: 'no_replica' } },
-  ];
-  for (const c of cases) {
-    it(c.name, () => expect(planSwitchover({ nodes, states: c.states, primaryId: 'a', ...(c.target ? { target: c.target } : {}) })).toEqual(c.want));
-  }
-});
-
-describe('shouldElect (table)', () => {
-  const cases: { health: Health | null; last: number | null; now: number; want: boolean }[] = [
-    { health: 'Offline', last: null, now: 0, want: true },
-    { health: 'Offline', last: 1000, now: 1499, want: false },
-    { health: 'Offline', last: 1000, now: 1500, want: true },
-    { health: null, last: 1000, now: 1500, want: true },
-    { health: null, last: 1000, now: 1200, want: false },
-    { health: 'InSync', last: null, now: 0, want: false },
-    { health: 'Lagging', last: null, now: 0, want: false },
-    { health: 'CatchingUp', last: null, now: 0, want: false },
-  ];
-  for (const c of cases) {
-    it(`primary ${c.health}, last election ${c.last}, now ${c.now} → ${c.want}`, () => {
-      expect(shouldElect({ primaryHealth: c.health, lastElectionEndMs: c.last, nowMs: c.now, minGapMs: 500 })).toBe(c.want);
-    });
-  }
-
-  it('electionGapMs spreads over [base, 2 × base)', () => {
-    expect(electionGapMs(500, () => 0)).toBe(500);
-    expect(electionGapMs(500, () => 0.999)).toBe(999);
   });
 });

@@ -1,10 +1,5 @@
 import type { Config, NodeConfig, ShardConfig } from './schema.ts';
 
-/** Smallest number of nodes that is more than half of `n`. */
-export function majority(n: number): number {
-  return Math.floor(n / 2) + 1;
-}
-
 /** The node with this id and its shard, or undefined. */
 export function findNode(cfg: Readonly<Config>, nodeId: string): { shard: ShardConfig; node: NodeConfig } | undefined {
   for (const shard of cfg.shards) {

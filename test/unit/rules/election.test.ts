@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compareLogs, planElection, tallyVotes, type ElectionPlan } from '../../../src/rules/election.ts';
+import { planElection, type ElectionPlan } from '../../../src/rules/election.ts';
+import { tallyVotes } from '../../../src/rules/quorum.ts';
 import type { NodeState, VoteRequest, VoteResponse } from '../../../src/core/protocol.ts';
 import {
   AckTracker, appendRule, lastOf, newNode, promoteRule, replicateRequest, replicateRule, stateOf, voteRule,
@@ -126,30 +127,6 @@ describe('planElection (table)', () => {
   it('an unknown target is a programming error', () => {
     expect(() => planElection({ nodes: NODES, states: {}, viewTerm: 1, viewPrimaryId: 'a', target: 'zz' })).toThrow(/not a node/);
   });
-});
-
-describe('compareLogs', () => {
-  it('orders by term first, then seq', () => {
-    expect(compareLogs({ lastTerm: 2, lastSeq: 1 }, { lastTerm: 1, lastSeq: 100 })).toBeGreaterThan(0);
-    expect(compareLogs({ lastTerm: 2, lastSeq: 1 }, { lastTerm: 2, lastSeq: 2 })).toBeLessThan(0);
-    expect(compareLogs({ lastTerm: 2, lastSeq: 2 }, { lastTerm: 2, lastSeq: 2 })).toBe(0);
-  });
-});
-
-describe('tallyVotes (table)', () => {
-  const g = (term: number): VoteResponse => ({ granted: true, term });
-  const r = (term: number): VoteResponse => ({ granted: false, term });
-  const cases: { name: string; responses: Record<string, VoteResponse | null>; want: ReturnType<typeof tallyVotes> }[] = [
-    { name: 'all grant', responses: { a: g(4), b: g(4), c: g(4) }, want: { granted: 3, needed: 2, majority: true, highestTerm: 4, superseded: false } },
-    { name: 'two of three', responses: { a: null, b: g(4), c: g(4) }, want: { granted: 2, needed: 2, majority: true, highestTerm: 4, superseded: false } },
-    { name: 'one grant, one refusal', responses: { a: null, b: g(4), c: r(4) }, want: { granted: 1, needed: 2, majority: false, highestTerm: 4, superseded: false } },
-    { name: 'a refusal at a higher term aborts even with a majority', responses: { a: r(6), b: g(4), c: g(4) }, want: { granted: 2, needed: 2, majority: false, highestTerm: 6, superseded: true } },
-    { name: 'a grant for another term does not count', responses: { a: g(3), b: g(4), c: null }, want: { granted: 1, needed: 2, majority: false, highestTerm: 4, superseded: false } },
-    { name: 'answers from unknown nodes do not count', responses: { x: g(4), y: g(4), b: g(4) }, want: { granted: 1, needed: 2, majority: false, highestTerm: 4, superseded: false } },
-  ];
-  for (const c of cases) {
-    it(c.name, () => expect(tallyVotes(c.responses, NODES, 4)).toEqual(c.want));
-  }
 });
 
 // ---------------------------------------------------------------------------

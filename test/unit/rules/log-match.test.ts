@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { findMatchSeq, type SeqTerm } from '../../../src/rules/log-match.ts';
+import type { SeqTerm } from '../../../src/core/protocol.ts';
+import { findMatchSeq } from '../../../src/rules/log-match.ts';
 
 /** The naive twin: try every seq from the top down. */
 function naive(a: ReadonlyArray<SeqTerm>, b: ReadonlyArray<SeqTerm>): number | null {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { acksFor, advanceCommit, quorumSeq } from '../../../src/rules/quorum.ts';
+import type { VoteResponse } from '../../../src/core/protocol.ts';
+import { acksFor, advanceCommit, majority, quorumSeq, tallyVotes } from '../../../src/rules/quorum.ts';
 
 // STYLE §3: the optimised commit count against a naive twin over thousands
 // of random cases, plus Raft's current-term rule.
@@ -73,5 +74,29 @@ describe('advanceCommit (current-term rule)', () => {
         expect(candidate).toBeGreaterThanOrEqual(from!);
       }
     }), { numRuns: 2000 });
+  });
+});
+
+const NODES = ['a', 'b', 'c'];
+
+describe('tallyVotes (table)', () => {
+  const g = (term: number): VoteResponse => ({ granted: true, term });
+  const r = (term: number): VoteResponse => ({ granted: false, term });
+  const cases: { name: string; responses: Record<string, VoteResponse | null>; want: ReturnType<typeof tallyVotes> }[] = [
+    { name: 'all grant', responses: { a: g(4), b: g(4), c: g(4) }, want: { granted: 3, needed: 2, majority: true, highestTerm: 4, superseded: false } },
+    { name: 'two of three', responses: { a: null, b: g(4), c: g(4) }, want: { granted: 2, needed: 2, majority: true, highestTerm: 4, superseded: false } },
+    { name: 'one grant, one refusal', responses: { a: null, b: g(4), c: r(4) }, want: { granted: 1, needed: 2, majority: false, highestTerm: 4, superseded: false } },
+    { name: 'a refusal at a higher term aborts even with a majority', responses: { a: r(6), b: g(4), c: g(4) }, want: { granted: 2, needed: 2, majority: false, highestTerm: 6, superseded: true } },
+    { name: 'a grant for another term does not count', responses: { a: g(3), b: g(4), c: null }, want: { granted: 1, needed: 2, majority: false, highestTerm: 4, superseded: false } },
+    { name: 'answers from unknown nodes do not count', responses: { x: g(4), y: g(4), b: g(4) }, want: { granted: 1, needed: 2, majority: false, highestTerm: 4, superseded: false } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => expect(tallyVotes(c.responses, NODES, 4)).toEqual(c.want));
+  }
+});
+
+describe('majority', () => {
+  it('is more than half', () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map(majority)).toEqual([1, 2, 2, 3, 3, 4, 4]);
   });
 });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   batchSource, firstProbeWindow, MAX_WAL_PAGE, nextAction, nextBackoffMs, probeOutcome, shouldTruncate, widenProbeWindow, type StreamStatus,
 } from '../../../src/rules/replica-progress.ts';
-import { findMatchSeq, type SeqTerm } from '../../../src/rules/log-match.ts';
+import type { SeqTerm } from '../../../src/core/protocol.ts';
+import { findMatchSeq } from '../../../src/rules/log-match.ts';
 
 const status = (over: Partial<StreamStatus>): StreamStatus => ({
   mode: 'replicate', matchSeq: 10, replicaLastSeq: 10, primaryLastSeq: 10, commitSeq: 10, sentCommitSeq: 10,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decideReplicate, type ReplicaState } from '../../../src/rules/replicate.ts';
 import type { LogEntry, ReplicateRequest } from '../../../src/core/protocol.ts';
-import type { SeqTerm } from '../../../src/rules/log-match.ts';
+import type { SeqTerm } from '../../../src/core/protocol.ts';
 
 const entry = (seq: number, term: number): LogEntry => ({ seq, term, op: 'noop', db: '', id: '', rev: '', doc: null, ts: 0 });
 /** Local log terms for seqs 1..n. */
