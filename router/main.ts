@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../src/core/clock.ts';
 import { redactConfig, type Config } from '../src/core/config/index.ts';
 import { majority } from '../src/rules/index.ts';
+import { bindAddress } from '../src/core/http/listen.ts';
 import { createLogger, type Logger } from '../src/core/logger.ts';
 import { createRouterMetrics, Registry } from '../src/core/metrics.ts';
 import { build } from './app.ts';
@@ -60,9 +61,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   // Compiling route schemas blocks the event loop for a moment: before health polling starts judging silence.
   await app.ready();
   failover.start();
-  const u = new URL(config.router.url);
-  const host = opts.host ?? u.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const { host, port } = bindAddress(config.router.url, opts.host);
   try {
     await app.listen({ host, port });
   } catch (err) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { collectProcessMetrics, createShardMetrics, Registry } from '../src/core/metrics.ts';
 import { findNode, redactConfig, type Config } from '../src/core/config/index.ts';
+import { bindAddress } from '../src/core/http/listen.ts';
 import { createLogger, type Logger } from '../src/core/logger.ts';
 import { build } from './app.ts';
 import { GroupCommit, Store } from './store/index.ts';
@@ -91,9 +92,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
 
   const pidFile = join(dataDir, 'tessera.pid');
   writeFileSync(pidFile, `${process.pid}\n`);
-  const u = new URL(node.url);
-  const host = opts.host ?? u.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const { host, port } = bindAddress(node.url, opts.host);
   try {
     await app.listen({ host, port });
   } catch (err) {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../src/core/errors.ts';
+import { ifMatch } from '../../src/core/http/headers.ts';
 import { readFromShard, type ReadMode } from './reader.ts';
 import {
   allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, find, listDbs, newDocId, search, type BulkDoc, type RouterContext,
@@ -15,11 +16,6 @@ type DocParams = { db: string; id: string };
 type ChangesQs = { since?: string; limit?: string; feed?: 'normal' | 'longpoll'; timeout?: string };
 
 const docPath = (db: string, id: string) => `${dbPath(db)}/docs/${encodeURIComponent(id)}`;
-
-function ifMatch(req: FastifyRequest): string | undefined {
-  const h = req.headers['if-match'];
-  return typeof h === 'string' && h.length > 0 ? h.replace(/^"(.*)"$/, '$1') : undefined;
-}
 
 export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): FastifyPluginAsync {
   const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
@@ -53,7 +49,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
       schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, body: S.putDocBody },
     }, async (req, reply) => {
       const { db, id } = req.params;
-      const match = ifMatch(req);
+      const match = ifMatch(req.headers);
       const r = await writeToShard(ctx, ctx.shards.forDoc(id), {
         method: 'PUT', path: docPath(db, id), body: req.body, ...(match ? { headers: { 'if-match': match } } : {}),
       }, deadline());
@@ -73,7 +69,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
       schema: { summary: 'Delete a document (writes a tombstone)', tags: ['documents'], params: S.docParams, querystring: S.deleteQuery },
     }, async (req, reply) => {
       const { db, id } = req.params;
-      const rev = req.query.rev ?? ifMatch(req);
+      const rev = req.query.rev ?? ifMatch(req.headers);
       if (!rev) throw errors.badRequest('querystring.rev: a DELETE needs the current rev (?rev= or If-Match)', { path: 'querystring.rev' });
       const r = await writeToShard(ctx, ctx.shards.forDoc(id), { method: 'DELETE', path: `${docPath(db, id)}?rev=${encodeURIComponent(rev)}` }, deadline());
       return reply.status(r.status).send(r.body);

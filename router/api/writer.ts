@@ -2,7 +2,7 @@ import type { Clock } from '../../src/core/clock.ts';
 import { fromBody, TesseraError } from '../../src/core/errors.ts';
 import { UnreachableError } from '../../src/core/http/client.ts';
 import type { RouterMetrics } from '../../src/core/metrics.ts';
-import { TERM_HEADER, type LogEntry } from '../../src/core/protocol.ts';
+import { COMMIT_HEADER, KEEP_HEADER, TERM_HEADER, type LogEntry } from '../../src/core/protocol.ts';
 import type { ShardRuntime } from '../replication/shard-runtime.ts';
 
 // The quorum write (DESIGN §4 and §5.3, router/DESIGN.md "Write path"): send
@@ -10,9 +10,6 @@ import type { ShardRuntime } from '../replication/shard-runtime.ts';
 // the shard's replication, and answer once the commit point covers the write.
 // Every network call gets the request's remaining budget as its deadline, so
 // no client request outlives writeTimeoutMs (+ the answer's own time).
-
-export const COMMIT_HEADER = 'x-tessera-commit';
-export const KEEP_HEADER = 'x-tessera-keep';
 
 export interface WriteRequest {
   method: 'POST' | 'PUT' | 'DELETE';

@@ -4,7 +4,7 @@ import { TesseraError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { RouterMetrics } from '../../src/core/metrics.ts';
 import {
-  REPLICATION_PREFIX, type NodeState, type PromoteRequest, type PromoteResponse, type VoteRequest, type VoteResponse,
+  COMMIT_HEADER, REPLICATION_PREFIX, type NodeState, type PromoteRequest, type PromoteResponse, type VoteRequest, type VoteResponse,
 } from '../../src/core/protocol.ts';
 import { electionGapMs, shouldElect } from '../../src/rules/index.ts';
 import { Coordinator, type ElectionResult } from './coordinator.ts';
@@ -12,7 +12,6 @@ import { nodeHealth, type ShardFacts } from './cluster-status.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import type { ShardRuntime } from '../replication/shard-runtime.ts';
 import type { Shards } from '../replication/shards.ts';
-import { COMMIT_HEADER } from '../api/writer.ts';
 
 // Failure handling wired to the router (router/FAILOVER.md "Wiring"): the
 // health monitor feeds every node's state into its shard's view; after each

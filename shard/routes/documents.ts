@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../src/core/errors.ts';
 import type { DocBody } from '../../src/core/doc/rev.ts';
-import { DB_NAME_PATTERN, DOC_ID_PATTERN } from '../../src/core/doc/names.ts';
+import { docBody } from '../../src/core/doc/body.ts';
+import { bulkBody, dbParams, docParams, docWriteBody, uintQuery } from '../../src/core/doc/schema.ts';
+import { ifMatch } from '../../src/core/http/headers.ts';
 import type { Store, GroupCommit, WriteResult, BulkDoc, BulkItem, FieldsQuery, TagsQuery } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
 import { writeGuard } from './write-headers.ts';
@@ -18,24 +20,7 @@ export interface DocumentRoutesDeps {
   newId: () => string;
 }
 
-const INT = '^(0|[1-9][0-9]{0,15})$';
-const intQ = { type: 'string', pattern: INT } as const;
-const dbParams = {
-  type: 'object',
-  required: ['db'],
-  properties: { db: { type: 'string', pattern: DB_NAME_PATTERN } },
-} as const;
-const docParams = {
-  type: 'object',
-  required: ['db', 'id'],
-  properties: { db: { type: 'string', pattern: DB_NAME_PATTERN }, id: { type: 'string', pattern: DOC_ID_PATTERN } },
-} as const;
-const docFields = {
-  data: { type: 'object' },
-  tags: { type: 'array', items: { type: 'string' } },
-  content: { type: 'string' },
-  rev: { type: 'string' },
-} as const;
+const intQ = uintQuery('non-negative integer');
 const pageFields = {
   skip: { type: 'integer', minimum: 0 },
   limit: { type: 'integer', minimum: 1, maximum: 1000 },
@@ -59,11 +44,9 @@ function json(reply: FastifyReply, body: string): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(body);
 }
 
-/** The rev a write names: the body's, else `If-Match` (quotes allowed). */
+/** The rev a write names: the body's, else `If-Match`. */
 function revOf(req: FastifyRequest, bodyRev: string | undefined): string | undefined {
-  if (bodyRev !== undefined) return bodyRev;
-  const h = req.headers['if-match'];
-  return typeof h === 'string' && h.length > 0 ? h.replace(/^"(.*)"$/, '$1') : undefined;
+  return bodyRev ?? ifMatch(req.headers);
 }
 
 export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesDeps): Promise<void> {
@@ -71,9 +54,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
   app.addHook('onRequest', requireSecret(deps.secret));
 
   const docBodyOf = (req: FastifyRequest, b: { data: Record<string, unknown>; tags?: string[]; content?: string }): DocBody => {
-    const body: DocBody = { data: b.data };
-    if (b.tags !== undefined) body.tags = b.tags;
-    if (b.content !== undefined) body.content = b.content;
+    const body = docBody(b);
     // The body limit is a little above maxDocBytes; the doc itself must fit.
     const length = Number(req.headers['content-length'] ?? Number.POSITIVE_INFINITY);
     if (length > maxDocBytes && Buffer.byteLength(JSON.stringify(body)) > maxDocBytes) throw errors.tooLarge(maxDocBytes);
@@ -103,11 +84,9 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   // ---- documents ---------------------------------------------------------
 
-  const putBody = { type: 'object', required: ['data'], properties: docFields } as const;
-
   app.post<{ Params: { db: string }; Body: { id?: string; rev?: string; data: Record<string, unknown>; tags?: string[]; content?: string } }>(
     '/v1/db/:db/docs',
-    { schema: { params: dbParams, body: { ...putBody, properties: { ...docFields, id: { type: 'string', pattern: DOC_ID_PATTERN } } } } },
+    { schema: { params: dbParams, body: docWriteBody } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
       const id = req.body.id ?? deps.newId();
@@ -121,7 +100,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   app.put<{ Params: { db: string; id: string }; Body: { rev?: string; data: Record<string, unknown>; tags?: string[]; content?: string } }>(
     '/v1/db/:db/docs/:id',
-    { schema: { params: docParams, body: { ...putBody, properties: { ...docFields, id: { type: 'string' } } } } },
+    { schema: { params: docParams, body: docWriteBody } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
       const body = docBodyOf(req, req.body);
@@ -153,17 +132,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       bodyLimit: maxDocBytes * 16,
       schema: {
         params: dbParams,
-        body: {
-          type: 'object',
-          required: ['docs'],
-          properties: {
-            docs: {
-              type: 'array',
-              maxItems: 10000,
-              items: { type: 'object', properties: { ...docFields, id: { type: 'string', pattern: DOC_ID_PATTERN }, deleted: { type: 'boolean' } } },
-            },
-          },
-        },
+        body: bulkBody,
       },
     },
     async (req, reply) => {
@@ -173,7 +142,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       const refused = docs.map((d): BulkItem | null => {
         if (d.deleted === true) return null;
         if (d.data === undefined) return { id: d.id, error: 'bad_request', reason: 'data is required unless deleted' };
-        if (Buffer.byteLength(JSON.stringify({ data: d.data, tags: d.tags, content: d.content })) > maxDocBytes) {
+        if (Buffer.byteLength(JSON.stringify(docBody(d))) > maxDocBytes) {
           return { id: d.id, error: 'payload_too_large', reason: `document exceeds ${maxDocBytes} bytes` };
         }
         return null;

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { POSITIVE_UINT_PATTERN, UINT_PATTERN } from '../../src/core/doc/names.ts';
 import { errors } from '../../src/core/errors.ts';
 import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/core/protocol.ts';
 import type { Store } from '../store/index.ts';
@@ -18,7 +19,6 @@ export interface ReplicationRoutesDeps {
   maxBatchBytes: number;
 }
 
-const INT = '^(0|[1-9][0-9]{0,15})$';
 const nat = { type: 'integer', minimum: 0 } as const;
 
 const entrySchema = {
@@ -91,7 +91,7 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
     schema: {
       querystring: {
         type: 'object',
-        properties: { since: { type: 'string', pattern: INT }, limit: { type: 'string', pattern: INT }, meta: { type: 'string', enum: ['0', '1', 'true', 'false'] } },
+        properties: { since: { type: 'string', pattern: UINT_PATTERN }, limit: { type: 'string', pattern: UINT_PATTERN }, meta: { type: 'string', enum: ['0', '1', 'true', 'false'] } },
       },
     },
   }, async (req, reply) => {
@@ -110,7 +110,7 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
       querystring: {
         type: 'object',
         required: ['term', 'primaryId'],
-        properties: { term: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' }, primaryId: { type: 'string', minLength: 1 } },
+        properties: { term: { type: 'string', pattern: POSITIVE_UINT_PATTERN }, primaryId: { type: 'string', minLength: 1 } },
       },
     },
   }, async (req) => {

@@ -1,27 +1,16 @@
 import type { FastifyRequest } from 'fastify';
-import { errors } from '../../src/core/errors.ts';
-import { TERM_HEADER } from '../../src/core/protocol.ts';
+import { uintHeader } from '../../src/core/http/headers.ts';
+import { COMMIT_HEADER, KEEP_HEADER, TERM_HEADER } from '../../src/core/protocol.ts';
 import type { Store, WriteGuard } from '../store/index.ts';
-
-export const COMMIT_HEADER = 'x-tessera-commit';
-export const KEEP_HEADER = 'x-tessera-keep';
-
-function intHeader(req: FastifyRequest, name: string): number | undefined {
-  const raw = req.headers[name];
-  if (raw === undefined) return undefined;
-  const v = Array.isArray(raw) ? raw[0] : raw;
-  if (v === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(v)) throw errors.badRequest(`headers.${name}: must be a non-negative integer`, { path: `headers.${name}` });
-  return Number(v);
-}
 
 /**
  * Reads the router's write headers: the term stamp (guard), and the commit
  * and keep points it piggybacks, which the store takes note of.
  */
 export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGuard; stamped: boolean } {
-  const term = intHeader(req, TERM_HEADER);
-  const commit = intHeader(req, COMMIT_HEADER);
-  const keep = intHeader(req, KEEP_HEADER);
+  const term = uintHeader(req.headers, TERM_HEADER);
+  const commit = uintHeader(req.headers, COMMIT_HEADER);
+  const keep = uintHeader(req.headers, KEEP_HEADER);
   if (commit !== undefined) {
     store.checkCommitFloor(commit);
     store.noteCommitSeq(commit);
@@ -36,6 +25,6 @@ export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGua
  * replica's log past its match point may still hold entries to roll back.
  */
 export function checkCommitHeader(req: FastifyRequest, store: Store): void {
-  const commit = intHeader(req, COMMIT_HEADER);
+  const commit = uintHeader(req.headers, COMMIT_HEADER);
   if (commit !== undefined) store.checkCommitFloor(commit);
 }

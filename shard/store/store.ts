@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { TesseraError, errors } from '../../src/core/errors.ts';
+import { docBody } from '../../src/core/doc/body.ts';
 import type { DocBody } from '../../src/core/doc/rev.ts';
 import { decidePromote, decideReplicate, decideVote, planTrim, planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
 import type {
@@ -820,13 +821,6 @@ export class Store {
       ...toEntry(r), rolledBackAt: r.rolled_back_at, byTerm: r.by_term,
     }));
   }
-}
-
-function docBody(d: BulkDoc): DocBody {
-  const body: DocBody = { data: d.data ?? {} };
-  if (d.tags !== undefined) body.tags = d.tags;
-  if (d.content !== undefined) body.content = d.content;
-  return body;
 }
 
 function toEntry(r: LogRow): LogEntry {

@@ -147,7 +147,12 @@ export type SnapshotLine =
   | { type: 'doc'; db: string; seq: number; doc: Doc; parentRev?: string | null; created?: boolean }
   | { type: 'end'; seq: number; term: number; docs: number; dbs: number };
 
-/** Header a router stamps on writes with its view of the shard's term. */
+// Every x-tessera-* header, in one place (router/DESIGN.md says what each carries).
+/** A router stamps its writes with its view of the shard's term; a primary at another term refuses them. */
 export const TERM_HEADER = 'x-tessera-term';
+/** The router's commit point, piggybacked on writes and state polls. */
+export const COMMIT_HEADER = 'x-tessera-commit';
+/** The lowest match point of the replicas that answer: the primary keeps its WAL above it. */
+export const KEEP_HEADER = 'x-tessera-keep';
 
 export const REPLICATION_PREFIX = '/v1/_replication';

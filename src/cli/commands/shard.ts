@@ -2,12 +2,11 @@ import { resolve } from 'node:path';
 import { findNode } from '../../core/config/index.ts';
 import { loadConfigForCli } from '../load-config-or-exit.ts';
 import { EXIT, type Command } from '../main.ts';
+import { processOptions, processOptionSpecs } from '../process-options.ts';
 
 // `tessera shard --config F --node ID [--data DIR] [--host H] [--log-level L]`
 // (DESIGN §2): one shard node. Loaded on demand, so other commands never
 // open SQLite.
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export const command: Command = {
   summary: 'run one shard node (--config F --node ID [--data DIR] [--host H] [--log-level L])',
@@ -15,8 +14,7 @@ export const command: Command = {
     config: { type: 'string' },
     node: { type: 'string' },
     data: { type: 'string' },
-    host: { type: 'string' },
-    'log-level': { type: 'string' },
+    ...processOptionSpecs,
   },
   async run(values) {
     const file = typeof values.config === 'string' ? values.config : undefined;
@@ -33,10 +31,9 @@ export const command: Command = {
       process.stderr.write(`tessera shard: --node ${nodeId} is not in ${file} (nodes: ${known})\n`);
       return EXIT.usage;
     }
-    const host = (typeof values.host === 'string' ? values.host : undefined) ?? (process.env.TESSERA_HOST || undefined);
-    const level = typeof values['log-level'] === 'string' ? values['log-level'] : process.env.TESSERA_LOG_LEVEL;
-    if (level !== undefined && level !== '' && !LEVELS.includes(level)) {
-      process.stderr.write(`tessera shard: --log-level must be one of ${LEVELS.join(', ')}\n`);
+    const proc = processOptions(values);
+    if ('error' in proc) {
+      process.stderr.write(`tessera shard: ${proc.error}\n`);
       return EXIT.usage;
     }
     const { runShard } = await import('../../../shard/main.ts');
@@ -48,8 +45,7 @@ export const command: Command = {
       configPath,
       nodeId,
       ...(typeof values.data === 'string' ? { dataDir: resolve(values.data) } : {}),
-      ...(host ? { host } : {}),
-      ...(typeof values['log-level'] === 'string' ? { logLevel: values['log-level'] } : {}),
+      ...proc,
       groupCommit: process.env.TESSERA_GROUP_COMMIT !== '0',
       ...(sync === 'NORMAL' || sync === 'OFF' || sync === 'FULL' ? { synchronous: sync } : {}),
     }).catch((err: unknown) => {

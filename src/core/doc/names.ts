@@ -7,3 +7,11 @@ const dbName = new RegExp(DB_NAME_PATTERN);
 
 export const isDocId = (id: unknown): id is string => typeof id === 'string' && docId.test(id);
 export const isDbName = (name: unknown): name is string => typeof name === 'string' && dbName.test(name);
+
+/**
+ * A non-negative integer as a decimal string (query strings, headers): at
+ * most 15 digits, so every accepted value is a safe integer and survives
+ * Number() exactly. Handlers range-check what they accept.
+ */
+export const UINT_PATTERN = '^(0|[1-9][0-9]{0,14})$';
+export const POSITIVE_UINT_PATTERN = '^[1-9][0-9]{0,14}$';
