@@ -92,7 +92,6 @@ afterEach(async () => {
 describe('two routers', () => {
   it('during a primary kill: agree on one new primary per term and lose no write acknowledged by either', async () => {
     const { c, r2, urls } = await twoRouters();
-    const nodes = c.shardNodes(0);
     const before = await shard0(urls[0]);
     expect(await shard0(urls[1])).toEqual(before);
     const old = before.primaryId!;
@@ -134,7 +133,6 @@ describe('two routers', () => {
     // Router 1 reaches s0a through a proxy; router 2 reaches it directly. Cutting the proxy makes
     // router 1 elect while router 2 still sees the old primary alive and keeps writing to it.
     const { c, r2, urls } = await twoRouters(['s0a']);
-    const nodes = c.shardNodes(0);
     const before = await shard0(urls[0]);
     const old = before.primaryId!;
     expect(old).toBe('s0a');

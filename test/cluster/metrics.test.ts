@@ -120,7 +120,7 @@ describe('metrics and lifecycle logs on a 1×3 cluster', () => {
     const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, proxied: ['s0b', 's0c'] });
     const c = await startCluster(tc);
     cluster = c;
-    const { scrapeRouter, scrapeNode, put, writeMany } = helpers(tc);
+    const { scrapeRouter, scrapeNode, writeMany } = helpers(tc);
     const router = tc.routerUrl;
 
     // ---- every family exists on a fresh cluster; node metrics need the secret

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Coordinator, type CoordinatorDeps, type ElectedInfo } from '../../router/failover/coordinator.ts';
-import type { NodeState } from '../../src/core/protocol.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { SimCluster, runUntilSettled } from '../sim/sim-cluster.ts';
 import { appendRule, lastOf, replicateRequest, replicateRule } from '../sim/sim-model.ts';

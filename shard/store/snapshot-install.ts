@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import Database, { type Statement } from 'better-sqlite3';
+import { TesseraError, errors } from '../../src/core/errors.ts';
+import type { SnapshotLine } from '../../src/core/protocol.ts';
+import type { Meta, StoreContext } from './context.ts';
+
+// A streamed snapshot install (shard/DESIGN.md "Snapshot install"): lines are
+// staged in TEMP tables chunk by chunk (no fsync, no lock on the main file,
+// bounded memory), then `commit` swaps them in with one transaction — all or
+// nothing. `abort` drops the staging; nothing else changed. One install at a
+// time.
+
+type EndLine = Extract<SnapshotLine, { type: 'end' }>;
+
+export class SnapshotInstall {
+  readonly #ctx: StoreContext;
+  #staging: { end: EndLine | null; insertDb: Statement; insertDoc: Statement } | null = null;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  begin(term: number): void {
+    if (this.#staging) throw new TesseraError('unavailable', 'a snapshot install is already running');
+    checkSnapshotTerm(this.#ctx.meta(), term); // fail before the stream is read; checked again at commit
+    const { db } = this.#ctx;
+    db.exec(`
+      DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;
+      CREATE TEMP TABLE snap_dbs (name TEXT PRIMARY KEY);
+      CREATE TEMP TABLE snap_docs (db TEXT NOT NULL, id TEXT NOT NULL, rev TEXT NOT NULL, deleted INTEGER NOT NULL, body TEXT NOT NULL,
+        seq INTEGER NOT NULL, parent_rev TEXT, created INTEGER NOT NULL, content TEXT, PRIMARY KEY (db, id));`);
+    this.#staging = {
+      end: null,
+      insertDb: db.prepare('INSERT INTO temp.snap_dbs (name) VALUES (?)'),
+      insertDoc: db.prepare('INSERT INTO temp.snap_docs (db, id, rev, deleted, body, seq, parent_rev, created, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    };
+    this.#ctx.onEvent?.('installing snapshot', { term });
+  }
+
+  /** Stages a chunk of snapshot lines (one small transaction on TEMP tables). */
+  stage(lines: ReadonlyArray<SnapshotLine>): void {
+    const st = this.#staging;
+    assert.ok(st, 'stageSnapshot without beginSnapshot');
+    try {
+      this.#ctx.db.transaction(() => {
+        for (const line of lines) {
+          if (st.end) throw errors.badRequest('snapshot has lines after its end line: refused');
+          if (line.type === 'end') st.end = line;
+          else if (line.type === 'db') st.insertDb.run(line.name);
+          else {
+            const d = line.doc;
+            const created = line.created === undefined ? 1 : line.created ? 1 : 0;
+            const content = typeof d.content === 'string' && d.content.length > 0 && !d.deleted ? d.content : null;
+            st.insertDoc.run(line.db, d.id, d.rev, d.deleted ? 1 : 0, JSON.stringify(d), line.seq, line.parentRev ?? null, created, content);
+          }
+        }
+      })();
+    } catch (err) {
+      if (err instanceof Database.SqliteError) throw errors.badRequest(`snapshot refused: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Swaps the staged snapshot in; returns its end line. The staging is dropped either way. */
+  commit(term: number, primaryId: string): EndLine {
+    const st = this.#staging;
+    assert.ok(st, 'commitSnapshot without beginSnapshot');
+    const end = st.end;
+    const ctx = this.#ctx;
+    try {
+      if (!end) throw errors.badRequest('snapshot stream has no end line: refused');
+      ctx.tx(() => {
+        const meta = ctx.meta();
+        checkSnapshotTerm(meta, term);
+        ctx.db.exec(`
+          DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log;
+          INSERT INTO dbs (name, seq) SELECT name, 0 FROM temp.snap_dbs;
+          INSERT INTO docs (db, id, rev, deleted, body, seq, parent_rev, created)
+            SELECT db, id, rev, deleted, body, seq, parent_rev, created FROM temp.snap_docs ORDER BY db, id;
+          INSERT INTO revisions (db, id, rev, seq, deleted, body, parent_rev, created)
+            SELECT db, id, rev, seq, deleted, body, parent_rev, created FROM temp.snap_docs;
+          INSERT INTO docs_fts (rowid, content)
+            SELECT d.rowid, s.content FROM temp.snap_docs s JOIN docs d ON d.db = s.db AND d.id = s.id WHERE s.content IS NOT NULL;`);
+        ctx.setLast(null);
+        ctx.noteDb(null, false);
+        ctx.setMeta({
+          term: Math.max(term, meta.term),
+          votedFor: term > meta.term ? null : meta.votedFor,
+          role: 'replica',
+          primaryId,
+          baseSeq: end.seq,
+          baseTerm: end.term,
+          commitSeq: Math.min(meta.commitSeq, end.seq),
+          needsSnapshot: false,
+        });
+      });
+    } finally {
+      this.abort();
+    }
+    ctx.primaryLastSeq = end.seq;
+    ctx.onEvent?.('snapshot installed', { seq: end.seq, term: end.term, docs: end.docs, dbs: end.dbs, primaryId });
+    return end;
+  }
+
+  abort(): void {
+    if (!this.#staging) return;
+    this.#staging = null;
+    this.#ctx.db.exec('DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;');
+  }
+}
+
+function checkSnapshotTerm(meta: Meta, term: number): void {
+  if (term < meta.term || (term === meta.term && meta.role === 'primary')) {
+    throw new TesseraError('stale_term', `snapshot from term ${term}, node at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
+  }
+}

@@ -1,0 +1,151 @@
+import { docBody } from '../../src/core/doc/body.ts';
+import type { DocBody } from '../../src/core/doc/rev.ts';
+import { TesseraError, errors } from '../../src/core/errors.ts';
+import type { Doc, EntryOp, LogEntry } from '../../src/core/protocol.ts';
+import { planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
+import type { DocRow, Meta, StoreContext } from './context.ts';
+import { appendEntry } from './log.ts';
+
+// A primary's writes: the term guard, then the revision rules (planWrite)
+// carried out as log entries. Each call runs in its own transaction, a
+// savepoint inside group commit's.
+
+/** A write's effect on the primary: status, answer body, entries appended. */
+export interface WriteResult<B = Record<string, unknown>> {
+  status: number;
+  body: B & { seq: number };
+  entries: LogEntry[];
+}
+
+/** The router's stamp: the term it believes the primary has (optional). */
+export interface WriteGuard {
+  term?: number;
+}
+
+export interface BulkDoc {
+  id?: string;
+  rev?: string;
+  deleted?: boolean;
+  data?: Record<string, unknown>;
+  tags?: string[];
+  content?: string;
+}
+
+export type BulkItem = { ok: true; id: string; rev: string; seq: number } | { id: string; error: string; reason: string };
+
+export class PrimaryWrites {
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  #guard(guard: WriteGuard): Meta {
+    const ctx = this.#ctx;
+    const meta = ctx.meta();
+    if (meta.role !== 'primary') {
+      throw new TesseraError('not_primary', undefined, { primaryId: meta.primaryId, term: meta.term });
+    }
+    if (guard.term !== undefined && guard.term !== meta.term) {
+      throw new TesseraError('stale_term', `write stamped with term ${guard.term}, node is at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
+    }
+    if (this.#ctx.reportedCommit > meta.commitSeq) {
+      const commitSeq = ctx.commitSeq(meta);
+      if (commitSeq > meta.commitSeq) {
+        ctx.setMeta({ commitSeq });
+        meta.commitSeq = commitSeq;
+      }
+    }
+    return meta;
+  }
+
+  /** A new entry of the primary's own term at the end of its log (also promote's noop). */
+  append(meta: Meta, op: EntryOp, db: string, id: string, rev: string, doc: Doc | null, head?: DocRow | null): LogEntry {
+    const entry: LogEntry = { seq: this.#ctx.last(meta).seq + 1, term: meta.term, op, db, id, rev, doc, ts: this.#ctx.now() };
+    appendEntry(this.#ctx, entry, undefined, head);
+    return entry;
+  }
+
+  createDb(name: string, guard: WriteGuard = {}): WriteResult<{ ok: true; db: string }> {
+    return this.#ctx.tx(() => {
+      const meta = this.#guard(guard);
+      if (this.#ctx.hasDb(name)) return { status: 200, body: { ok: true, db: name, seq: this.#ctx.last(meta).seq }, entries: [] };
+      const entry = this.append(meta, 'db_create', name, '', '', null);
+      return { status: 201, body: { ok: true, db: name, seq: entry.seq }, entries: [entry] };
+    });
+  }
+
+  deleteDb(name: string, guard: WriteGuard = {}): WriteResult<{ ok: true; db: string }> {
+    return this.#ctx.tx(() => {
+      const meta = this.#guard(guard);
+      if (!this.#ctx.hasDb(name)) throw errors.notFound(`database ${name} not found`);
+      const entry = this.append(meta, 'db_delete', name, '', '', null);
+      return { status: 200, body: { ok: true, db: name, seq: entry.seq }, entries: [entry] };
+    });
+  }
+
+  putDoc(db: string, id: string, rev: string | undefined, body: DocBody, guard: WriteGuard = {}): WriteResult<Doc> {
+    return this.#ctx.tx(() => {
+      const meta = this.#guard(guard);
+      this.#ctx.requireDb(db);
+      return this.#writeDoc(meta, db, { kind: 'put', id, ...(rev !== undefined ? { rev } : {}), body });
+    });
+  }
+
+  deleteDoc(db: string, id: string, rev: string, guard: WriteGuard = {}): WriteResult<{ ok: true; id: string; rev: string }> {
+    return this.#ctx.tx(() => {
+      const meta = this.#guard(guard);
+      this.#ctx.requireDb(db);
+      const r = this.#writeDoc(meta, db, { kind: 'delete', id, rev });
+      return { status: r.status, body: { ok: true, id, rev: r.body.rev, seq: r.body.seq }, entries: r.entries };
+    });
+  }
+
+  /** Each doc in its own savepoint: one conflict does not undo the others. */
+  bulk(db: string, docs: BulkDoc[], newId: () => string, guard: WriteGuard = {}): WriteResult<{ results: BulkItem[] }> {
+    return this.#ctx.tx(() => {
+      const meta = this.#guard(guard);
+      this.#ctx.requireDb(db);
+      const results: BulkItem[] = [];
+      const entries: LogEntry[] = [];
+      let seq = 0;
+      for (const d of docs) {
+        const id = d.id ?? newId();
+        try {
+          const req: WriteRequest = d.deleted === true
+            ? { kind: 'delete', id, rev: d.rev ?? '' }
+            : { kind: 'put', id, ...(d.rev !== undefined ? { rev: d.rev } : {}), body: docBody(d) };
+          if (req.kind === 'delete' && !d.rev) throw errors.badRequest('a delete needs rev');
+          const r = this.#ctx.tx(() => this.#writeDoc(meta, db, req));
+          results.push({ ok: true, id, rev: r.body.rev, seq: r.body.seq });
+          entries.push(...r.entries);
+          seq = Math.max(seq, r.body.seq);
+        } catch (err) {
+          if (!(err instanceof TesseraError)) throw err;
+          results.push({ id, error: err.code, reason: err.message });
+        }
+      }
+      return { status: 200, body: { results, seq: seq || this.#ctx.last(meta).seq }, entries };
+    });
+  }
+
+  #writeDoc(meta: Meta, db: string, req: WriteRequest): WriteResult<Doc> {
+    const row = this.#ctx.q.getHead.get(db, req.id) as DocRow | undefined;
+    const head: Head | null = row
+      ? { rev: row.rev, deleted: row.deleted === 1, parentRev: row.parent_rev, created: row.created === 1, seq: row.seq }
+      : null;
+    const plan = planWrite(head, req);
+    switch (plan.kind) {
+      case 'conflict':
+        throw new TesseraError('conflict', plan.reason);
+      case 'not_found':
+        throw errors.notFound(plan.reason);
+      case 'retry':
+        return { status: plan.status, body: { ...(JSON.parse(row!.body) as Doc), seq: plan.seq }, entries: [] };
+      case 'write': {
+        const entry = this.append(meta, 'put', db, req.id, plan.doc.rev, plan.doc, row ?? null);
+        return { status: plan.status, body: { ...plan.doc, seq: entry.seq }, entries: [entry] };
+      }
+    }
+  }
+}
