@@ -77,9 +77,8 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
       [KEEP_HEADER]: String(rt.keepSeq()),
     };
     let res;
-    rt.writesInFlight++;
     try {
-      res = await primary.client.raw({ method: req.method, path: req.path, body: req.body, headers, timeoutMs: remaining, signal: viewSignal });
+      res = await rt.sendWrite(() => primary.client.raw({ method: req.method, path: req.path, body: req.body, headers, timeoutMs: remaining, signal: viewSignal }));
     } catch (err) {
       if (err instanceof UnreachableError) {
         // A timeout may hide an applied write; so may a connection closed after the
@@ -98,8 +97,6 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
         throw unavailable(noPrimary(rt.shardId, `The primary of shard ${rt.shardId} is unreachable`));
       }
       throw err;
-    } finally {
-      rt.writesInFlight--;
     }
     if (res.status >= 400) {
       const e = fromBody(res.body, res.status);

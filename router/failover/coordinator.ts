@@ -59,28 +59,28 @@ export interface CoordinatorDeps {
 }
 
 export class Coordinator {
-  private readonly deps: CoordinatorDeps;
-  private readonly stepTimeoutMs: number;
-  private current: Promise<ElectionResult> | null = null;
-  private last: ElectionResult | null = null;
+  readonly #deps: CoordinatorDeps;
+  readonly #stepTimeoutMs: number;
+  #current: Promise<ElectionResult> | null = null;
+  #last: ElectionResult | null = null;
 
   constructor(deps: CoordinatorDeps) {
-    this.deps = deps;
-    this.stepTimeoutMs = deps.stepTimeoutMs ?? Math.max(50, Math.floor(deps.failoverTimeoutMs / 3));
+    this.#deps = deps;
+    this.#stepTimeoutMs = deps.stepTimeoutMs ?? Math.max(50, Math.floor(deps.failoverTimeoutMs / 3));
   }
 
   /** Result of the last finished election (for shouldElect and status). */
   get lastResult(): ElectionResult | null {
-    return this.last;
+    return this.#last;
   }
 
   /** When the last election ended: `lastElectionEndMs` for shouldElect. */
   get lastEndMs(): number | null {
-    return this.last === null ? null : this.last.startedAt + this.last.durationMs;
+    return this.#last === null ? null : this.#last.startedAt + this.#last.durationMs;
   }
 
   get running(): boolean {
-    return this.current !== null;
+    return this.#current !== null;
   }
 
   /**
@@ -88,20 +88,20 @@ export class Coordinator {
    * (even a manual call during an automatic election: the operator retries).
    */
   runElection(opts: { reason: ElectionReason; target?: string }): Promise<ElectionResult> {
-    if (this.current) return this.current;
-    const run = this.elect(opts).then((result) => {
-      this.report(result);
-      this.last = result;
+    if (this.#current) return this.#current;
+    const run = this.#elect(opts).then((result) => {
+      this.#report(result);
+      this.#last = result;
       return result;
     }).finally(() => {
-      this.current = null;
+      this.#current = null;
     });
-    this.current = run;
+    this.#current = run;
     return run;
   }
 
-  private async elect(opts: { reason: ElectionReason; target?: string }): Promise<ElectionResult> {
-    const { clock, nodes } = this.deps;
+  async #elect(opts: { reason: ElectionReason; target?: string }): Promise<ElectionResult> {
+    const { clock, nodes } = this.#deps;
     const startedAt = clock.now();
     const done = (r: Omit<ElectionResult, 'startedAt' | 'durationMs' | 'reason'>): ElectionResult =>
       ({ ...r, reason: opts.reason, startedAt, durationMs: clock.now() - startedAt });
@@ -109,13 +109,13 @@ export class Coordinator {
 
     // A majority is enough to elect safely; the rest get a short grace to
     // answer so the most complete log among them is not missed for nothing.
-    const states = await gather(clock, nodes, (id) => this.deps.fetchState(id, this.stepTimeoutMs), {
-      timeoutMs: this.stepTimeoutMs,
-      graceMs: Math.floor(this.stepTimeoutMs / 5),
+    const states = await gather(clock, nodes, (id) => this.#deps.fetchState(id, this.#stepTimeoutMs), {
+      timeoutMs: this.#stepTimeoutMs,
+      graceMs: Math.floor(this.#stepTimeoutMs / 5),
       enough: (got) => Object.values(got).filter((s) => s !== null).length >= needed,
     });
     const answered = Object.values(states).filter((s) => s !== null).length;
-    const view = this.deps.view();
+    const view = this.#deps.view();
     const plan = planElection({
       nodes, states, viewTerm: view.term, viewPrimaryId: view.primaryId,
       ...(opts.target !== undefined ? { target: opts.target } : {}),
@@ -123,7 +123,7 @@ export class Coordinator {
     });
     switch (plan.kind) {
       case 'adopt':
-        this.deps.onAdopt(plan.term, plan.primaryId);
+        this.#deps.onAdopt(plan.term, plan.primaryId);
         return done({ outcome: 'adopted', term: plan.term, primaryId: plan.primaryId, answered });
       case 'no_quorum':
         return done({ outcome: 'no_quorum', answered, detail: `${plan.answered} of ${nodes.length} nodes answered, ${plan.needed} needed` });
@@ -136,8 +136,8 @@ export class Coordinator {
     }
 
     const req: VoteRequest = { term: plan.term, candidateId: plan.candidateId, lastTerm: plan.lastTerm, lastSeq: plan.lastSeq };
-    const votes = await gather(clock, plan.voters, (id) => this.deps.vote(id, req), {
-      timeoutMs: this.stepTimeoutMs,
+    const votes = await gather(clock, plan.voters, (id) => this.#deps.vote(id, req), {
+      timeoutMs: this.#stepTimeoutMs,
       graceMs: 0,
       enough: (got) => {
         const t = tallyVotes(got, nodes, plan.term);
@@ -154,13 +154,13 @@ export class Coordinator {
 
     let promoted: PromoteResponse;
     try {
-      promoted = await withDeadline(clock, this.deps.promote(plan.candidateId, { term: plan.term }), this.stepTimeoutMs);
+      promoted = await withDeadline(clock, this.#deps.promote(plan.candidateId, { term: plan.term }), this.#stepTimeoutMs);
     } catch (err) {
       // The node may have become primary anyway; the next health poll shows it
       // and the view adopts it. Electing again would only cost a term.
       return done({ outcome: 'lost', term: plan.term, answered, granted: tally.granted, detail: `promote failed: ${(err as Error).message}` });
     }
-    this.deps.onElected(plan.term, plan.candidateId, { lastSeq: promoted.lastSeq, granted: tally.granted, reason: opts.reason });
+    this.#deps.onElected(plan.term, plan.candidateId, { lastSeq: promoted.lastSeq, granted: tally.granted, reason: opts.reason });
     return done({ outcome: 'elected', term: plan.term, primaryId: plan.candidateId, answered, granted: tally.granted });
   }
 
@@ -176,17 +176,17 @@ export class Coordinator {
     catchUpTimeoutMs: number;
     pollMs: number;
   }): Promise<ElectionResult> {
-    const { clock, nodes } = this.deps;
+    const { clock, nodes } = this.#deps;
     const startedAt = clock.now();
     const fail = (outcome: ElectionOutcome, detail: string): ElectionResult =>
       ({ outcome, reason: 'manual', startedAt, durationMs: clock.now() - startedAt, detail });
     const release = await opts.pauseWrites();
     try {
       for (;;) {
-        const states = await gather(clock, nodes, (id) => this.deps.fetchState(id, this.stepTimeoutMs), {
-          timeoutMs: this.stepTimeoutMs, graceMs: this.stepTimeoutMs, enough: () => false,
+        const states = await gather(clock, nodes, (id) => this.#deps.fetchState(id, this.#stepTimeoutMs), {
+          timeoutMs: this.#stepTimeoutMs, graceMs: this.#stepTimeoutMs, enough: () => false,
         });
-        const view = this.deps.view();
+        const view = this.#deps.view();
         const plan = planSwitchover({ nodes, states, primaryId: view.primaryId, ...(opts.target !== undefined ? { target: opts.target } : {}) });
         if (plan.kind === 'ready') return await this.runElection({ reason: 'manual', target: plan.targetId });
         if (plan.kind === 'refuse') {
@@ -210,14 +210,14 @@ export class Coordinator {
    * majority stays unreachable goes to debug, so an outage does not flood
    * the log at the health interval.
    */
-  private report(r: ElectionResult): void {
-    const fields = { shard: this.deps.shardId, ...r };
+  #report(r: ElectionResult): void {
+    const fields = { shard: this.#deps.shardId, ...r };
     const msg = r.primaryId !== undefined
-      ? `election ${r.outcome}: ${r.primaryId} is primary of shard ${this.deps.shardId} in term ${r.term}`
-      : `election ${r.outcome} for shard ${this.deps.shardId}${r.detail ? `: ${r.detail}` : ''}`;
-    const repeat = this.last !== null && this.last.outcome === r.outcome && r.outcome !== 'elected' && r.outcome !== 'adopted';
-    if (repeat) this.deps.log.debug(fields, msg);
-    else this.deps.log.info(fields, msg);
+      ? `election ${r.outcome}: ${r.primaryId} is primary of shard ${this.#deps.shardId} in term ${r.term}`
+      : `election ${r.outcome} for shard ${this.#deps.shardId}${r.detail ? `: ${r.detail}` : ''}`;
+    const repeat = this.#last !== null && this.#last.outcome === r.outcome && r.outcome !== 'elected' && r.outcome !== 'adopted';
+    if (repeat) this.#deps.log.debug(fields, msg);
+    else this.#deps.log.info(fields, msg);
   }
 }
 

@@ -19,36 +19,36 @@ export interface HealthMonitorDeps {
 }
 
 export class HealthMonitor {
-  private readonly deps: HealthMonitorDeps;
-  private readonly pollTimeoutMs: number;
+  readonly #deps: HealthMonitorDeps;
+  readonly #pollTimeoutMs: number;
   /** Polls whose promise has not settled yet, by node: the next poll of that node waits. */
-  private readonly inFlight = new Map<string, AbortController>();
-  private timer: unknown = null;
-  private running = false;
-  private stopped = false;
+  readonly #inFlight = new Map<string, AbortController>();
+  #timer: unknown = null;
+  #running = false;
+  #stopped = false;
 
   constructor(deps: HealthMonitorDeps) {
     const pollTimeoutMs = deps.pollTimeoutMs ?? Math.floor(deps.intervalMs * 0.8);
     if (!(pollTimeoutMs > 0 && pollTimeoutMs < deps.intervalMs)) {
       throw new Error(`HealthMonitor: pollTimeoutMs ${pollTimeoutMs} must be in (0, intervalMs ${deps.intervalMs})`);
     }
-    this.deps = deps;
-    this.pollTimeoutMs = pollTimeoutMs;
+    this.#deps = deps;
+    this.#pollTimeoutMs = pollTimeoutMs;
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.stopped = false;
-    this.schedule(0);
+    if (this.#running) return;
+    this.#running = true;
+    this.#stopped = false;
+    this.#schedule(0);
   }
 
   stop(): void {
-    this.running = false;
-    this.stopped = true;
-    if (this.timer !== null) this.deps.clock.clearTimeout(this.timer);
-    this.timer = null;
-    for (const ctl of this.inFlight.values()) ctl.abort();
+    this.#running = false;
+    this.#stopped = true;
+    if (this.#timer !== null) this.#deps.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    for (const ctl of this.#inFlight.values()) ctl.abort();
   }
 
   /**
@@ -57,24 +57,24 @@ export class HealthMonitor {
    * the router may call it to refresh a view at once (e.g. after an election).
    */
   async tickNow(): Promise<void> {
-    await Promise.all(this.deps.nodes.filter((n) => !this.inFlight.has(n.id)).map((n) => this.pollOne(n.id)));
+    await Promise.all(this.#deps.nodes.filter((n) => !this.#inFlight.has(n.id)).map((n) => this.#pollOne(n.id)));
   }
 
-  private schedule(delayMs: number): void {
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = null;
-      if (!this.running) return;
+  #schedule(delayMs: number): void {
+    this.#timer = this.#deps.clock.setTimeout(() => {
+      this.#timer = null;
+      if (!this.#running) return;
       // Fire and forget: the next tick is due after intervalMs whether or not
       // this one's polls are done (a hung node must not delay the others).
       void this.tickNow();
-      this.schedule(this.deps.intervalMs);
+      this.#schedule(this.#deps.intervalMs);
     }, delayMs);
   }
 
-  private pollOne(nodeId: string): Promise<void> {
-    const { clock } = this.deps;
+  #pollOne(nodeId: string): Promise<void> {
+    const { clock } = this.#deps;
     const ctl = new AbortController();
-    this.inFlight.set(nodeId, ctl);
+    this.#inFlight.set(nodeId, ctl);
     return new Promise<void>((resolve) => {
       let reported = false;
       const report = (state: NodeState | null) => {
@@ -83,16 +83,16 @@ export class HealthMonitor {
         clock.clearTimeout(deadline);
         // After stop() nobody listens. An answer that comes after its
         // deadline is dropped: the deadline already reported null.
-        if (!this.stopped) this.deps.onObservation(nodeId, state, clock.now());
+        if (!this.#stopped) this.#deps.onObservation(nodeId, state, clock.now());
         resolve();
       };
       const deadline = clock.setTimeout(() => {
         ctl.abort();
         report(null);
-      }, this.pollTimeoutMs);
+      }, this.#pollTimeoutMs);
       let answer: Promise<NodeState>;
       try {
-        answer = this.deps.poll(nodeId, ctl.signal);
+        answer = this.#deps.poll(nodeId, ctl.signal);
       } catch (err) {
         answer = Promise.reject(err);
       }
@@ -102,7 +102,7 @@ export class HealthMonitor {
       ).finally(() => {
         // Only a settled poll frees the node: a poll that ignores its abort
         // signal can never overlap the next one.
-        if (this.inFlight.get(nodeId) === ctl) this.inFlight.delete(nodeId);
+        if (this.#inFlight.get(nodeId) === ctl) this.#inFlight.delete(nodeId);
       });
     });
   }

@@ -119,10 +119,7 @@ export class Failover {
         rt.pauseWrites();
         // Writes already sent to the primary must land (or time out) first,
         // so the target is measured against a log that no longer moves.
-        const until = this.#d.clock.now() + r.writeTimeoutMs;
-        while (rt.writesInFlight > 0 && this.#d.clock.now() < until) {
-          await new Promise<void>((resolve) => this.#d.clock.setTimeout(resolve, 10));
-        }
+        await rt.writesSettled(this.#d.clock.now() + r.writeTimeoutMs);
         return () => rt.resumeWrites();
       },
       catchUpTimeoutMs: r.writeTimeoutMs,

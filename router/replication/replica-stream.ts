@@ -64,15 +64,17 @@ export const CATCH_UP_LOG_MIN_ENTRIES = 100;
 
 export class ReplicaStream {
   readonly nodeId: string;
-  mode: StreamMode = 'probe';
-  matchSeq: number | null = null;
+  // Progress (as etcd raft's Progress): mode and match point change only
+  // through the #become* methods and #advance below.
+  #mode: StreamMode = 'probe';
+  #matchSeq: number | null = null;
   /** Term of the entry at matchSeq (prevTerm of the next batch). */
-  matchTerm = 0;
-  replicaLastSeq = 0;
-  sentCommitSeq = 0;
-  lastSentMs = 0;
+  #matchTerm = 0;
+  #replicaLastSeq = 0;
+  #sentCommitSeq = 0;
+  #lastSentMs = 0;
   /** Whether the last request to the replica got an answer. */
-  reachable = true;
+  #reachable = true;
   readonly #d: StreamDeps;
   #backoffMs = 0;
   #backoffUntilMs = 0;
@@ -90,8 +92,48 @@ export class ReplicaStream {
     this.nodeId = deps.nodeId;
   }
 
+  get mode(): StreamMode {
+    return this.#mode;
+  }
+
+  /** Highest seq known to match the primary's log; null = unknown (probing). */
+  get matchSeq(): number | null {
+    return this.#matchSeq;
+  }
+
+  get reachable(): boolean {
+    return this.#reachable;
+  }
+
   start(): void {
     this.#done ??= this.#loop();
+  }
+
+  /** The match point is unknown: find it again by comparing log tails. */
+  #becomeProbe(): void {
+    this.#mode = 'probe';
+    this.#matchSeq = null;
+  }
+
+  /** The primary's log no longer reaches the replica's (or it cannot repair itself): install a snapshot. */
+  #becomeSnapshot(): void {
+    this.#mode = 'snapshot';
+  }
+
+  /** A match point was found (probe, snapshot): stream entries from it. */
+  #becomeReplicate(matchSeq: number, matchTerm: number): void {
+    this.#mode = 'replicate';
+    this.#matchSeq = matchSeq;
+    this.#matchTerm = matchTerm;
+    this.#d.host.onProgress();
+  }
+
+  /** The replica accepted entries up to (seq, term) of the primary's log. */
+  #advance(seq: number, term: number): void {
+    const moved = this.#matchSeq === null || seq > this.#matchSeq;
+    this.#matchSeq = seq;
+    this.#matchTerm = term;
+    if (moved) this.#d.host.onProgress();
   }
 
   /** Ends the loop after the request in flight (each has its own deadline). */
@@ -112,9 +154,9 @@ export class ReplicaStream {
     const { clock, host, options } = this.#d;
     while (!this.#stopped) {
       const action = nextAction({
-        mode: this.mode, matchSeq: this.matchSeq, replicaLastSeq: this.replicaLastSeq,
-        primaryLastSeq: host.primaryLastSeq, commitSeq: host.commitSeq, sentCommitSeq: this.sentCommitSeq,
-        lastSentMs: this.lastSentMs, backoffUntilMs: this.#backoffUntilMs, nowMs: clock.now(),
+        mode: this.#mode, matchSeq: this.#matchSeq, replicaLastSeq: this.#replicaLastSeq,
+        primaryLastSeq: host.primaryLastSeq, commitSeq: host.commitSeq, sentCommitSeq: this.#sentCommitSeq,
+        lastSentMs: this.#lastSentMs, backoffUntilMs: this.#backoffUntilMs, nowMs: clock.now(),
         heartbeatMs: options.heartbeatMs, commitPushMs: options.commitPushMs,
       });
       try {
@@ -140,13 +182,13 @@ export class ReplicaStream {
       // The replica's log diverges or is short: find the match point again.
       this.#gapsInARow++;
       this.#startCatchUp(err.details.needsSnapshot === true ? 'needs_snapshot' : err.details.mismatch === true ? 'diverged' : 'gap');
-      if (err.details.needsSnapshot === true) this.mode = 'snapshot';
-      else { this.mode = 'probe'; this.matchSeq = null; }
+      if (err.details.needsSnapshot === true) this.#becomeSnapshot();
+      else this.#becomeProbe();
       if (this.#gapsInARow < 3) return;
     } else if (err instanceof TesseraError && err.code === 'stale_term') {
       host.onHigherTerm(typeof err.details.term === 'number' ? err.details.term : undefined);
     } else if (err instanceof UnreachableError) {
-      this.reachable = false;
+      this.#reachable = false;
     } else {
       log.warn({ shard: host.shardId, node: nodeId, err: (err as Error).message }, 'replication to node failed');
     }
@@ -192,7 +234,7 @@ export class ReplicaStream {
       return wal;
     } catch (err) {
       if (err instanceof TesseraError && err.code === 'gone') {
-        this.mode = 'snapshot';
+        this.#becomeSnapshot();
         return null;
       }
       if (err instanceof TesseraError && err.code === 'stale_term') this.#d.host.onHigherTerm(err.details.term as number | undefined);
@@ -203,13 +245,13 @@ export class ReplicaStream {
   async #probe(): Promise<void> {
     const { replica, term, options } = this.#d;
     const st = (await replica.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, timeoutMs: options.requestTimeoutMs })).body;
-    this.reachable = true;
+    this.#reachable = true;
     if (st.term > term) {
       this.#d.host.onHigherTerm(st.term);
       throw new TesseraError('stale_term', `node ${this.nodeId} is at term ${st.term}`, { term: st.term });
     }
     const base = st.oldestSeq - 1;
-    this.replicaLastSeq = st.lastSeq;
+    this.#replicaLastSeq = st.lastSeq;
     let window = firstProbeWindow(st.lastSeq, base, options.probeWidth);
     for (let round = 0; round < 64 && !this.#stopped; round++) {
       const replicaTail = window.hi > window.lo ? (await this.#getWal(replica, window.lo, window.hi - window.lo, true)).entries : [];
@@ -226,20 +268,17 @@ export class ReplicaStream {
         continue;
       }
       if (outcome.kind === 'snapshot') {
-        this.mode = 'snapshot';
+        this.#becomeSnapshot();
         return;
       }
       // The replica's own last entry (or its base, when its log is empty) carries the term too.
       const matchTerm = outcome.seq === 0 ? 0
         : primary.entries.find((e) => e.seq === outcome.seq)?.term ?? (outcome.seq === st.lastSeq ? st.lastTerm : undefined);
       if (matchTerm === undefined) {
-        this.mode = 'snapshot';
+        this.#becomeSnapshot();
         return;
       }
-      this.matchSeq = outcome.seq;
-      this.matchTerm = matchTerm;
-      this.mode = 'replicate';
-      this.#d.host.onProgress();
+      this.#becomeReplicate(outcome.seq, matchTerm);
       this.#noteCatchUp();
       return;
     }
@@ -247,7 +286,7 @@ export class ReplicaStream {
 
   async #replicate(heartbeat: boolean): Promise<void> {
     const { host, options, clock, replica, term, primaryId } = this.#d;
-    const matchSeq = this.matchSeq!;
+    const matchSeq = this.#matchSeq!;
     let entries: LogEntry[] = [];
     let primaryLastRead: number | null = null;
     let fromWal = false;
@@ -275,7 +314,7 @@ export class ReplicaStream {
         entries = wal.entries.filter((e) => e.seq > matchSeq);
         primaryLastRead = wal.lastSeq;
         fromWal = true;
-        if (entries.length === 0 && this.replicaLastSeq <= matchSeq) {
+        if (entries.length === 0 && this.#replicaLastSeq <= matchSeq) {
           // The primary has nothing past our match point after all: nothing to send yet.
           throw new TesseraError('internal', `primary WAL ends at ${wal.lastSeq}, expected more than ${matchSeq}`);
         }
@@ -283,29 +322,26 @@ export class ReplicaStream {
     }
     const last = entries.at(-1);
     const endSeq = last?.seq ?? matchSeq;
-    const endTerm = last?.term ?? this.matchTerm;
+    const endTerm = last?.term ?? this.#matchTerm;
     const truncate = shouldTruncate(endSeq, endTerm, term, primaryLastRead);
     // Never tell a replica a commit point beyond what it provably shares with the primary.
     const commitSeq = Math.min(host.commitSeq, endSeq);
     const req: ReplicateRequest = {
-      term, primaryId, commitSeq, prevSeq: matchSeq, prevTerm: this.matchTerm, truncate, entries, primaryLastSeq: Math.max(host.primaryLastSeq, endSeq),
+      term, primaryId, commitSeq, prevSeq: matchSeq, prevTerm: this.#matchTerm, truncate, entries, primaryLastSeq: Math.max(host.primaryLastSeq, endSeq),
     };
     const res = await replica.json<ReplicateResponse>({
       method: 'POST', path: `${REPLICATION_PREFIX}/replicate`, body: req, timeoutMs: options.requestTimeoutMs,
     });
     if (this.#stopped) return;
-    this.reachable = true;
+    this.#reachable = true;
     this.#gapsInARow = 0;
-    this.lastSentMs = clock.now();
-    this.sentCommitSeq = Math.max(this.sentCommitSeq, commitSeq);
-    this.replicaLastSeq = res.body.lastSeq;
+    this.#lastSentMs = clock.now();
+    this.#sentCommitSeq = Math.max(this.#sentCommitSeq, commitSeq);
+    this.#replicaLastSeq = res.body.lastSeq;
     if ((fromWal || this.#catchUp) && entries.length > 0) this.#d.metrics?.catchUpEntries.inc({ shard: String(host.shardId), node: this.nodeId }, entries.length);
     if (entries.length > 0) this.#d.metrics?.relayBatch.observe({ shard: String(host.shardId) }, entries.length);
     if (res.body.rolledBack > 0) this.#d.metrics?.rollbacks.inc({ shard: String(host.shardId), node: this.nodeId }, res.body.rolledBack);
-    const advanced = endSeq > matchSeq;
-    this.matchSeq = endSeq;
-    this.matchTerm = endTerm;
-    if (advanced) host.onProgress();
+    this.#advance(endSeq, endTerm);
     // Judged once the replica answered: a dead replica is not "catching up".
     if (!this.#catchUp && behindAtSend > CATCH_UP_LOG_MIN_ENTRIES) this.#startCatchUp('behind', { atMs: sentMs, fromSeq: matchSeq, targetSeq: matchSeq + behindAtSend });
     this.#noteCatchUp();
@@ -314,15 +350,12 @@ export class ReplicaStream {
       // primary's log ahead of us. Only this term's primary writes this term's
       // entries, and a replica appends only onto a matching prefix, so its log up to
       // its lastSeq is our primary's: a match point, not a disagreement.
-      this.matchSeq = res.body.lastSeq;
-      this.matchTerm = term;
-      host.onProgress();
+      this.#advance(res.body.lastSeq, term);
       return;
     }
     if (truncate && res.body.lastSeq > endSeq) {
       // The replica kept entries after a truncating batch: its log disagrees with our picture of it.
-      this.mode = 'probe';
-      this.matchSeq = null;
+      this.#becomeProbe();
       throw new TesseraError('internal', `node ${this.nodeId} kept entries after ${endSeq} despite truncate`);
     }
   }
@@ -334,14 +367,14 @@ export class ReplicaStream {
       startedMs: at?.atMs ?? clock.now(), fromSeq: at?.fromSeq ?? this.matchSeq, targetSeq: at?.targetSeq ?? host.primaryLastSeq, reason, snapshot: false,
     };
     log.info({
-      shard: host.shardId, node: this.nodeId, reason, matchSeq: this.#catchUp.fromSeq, replicaLastSeq: this.replicaLastSeq, primaryLastSeq: this.#catchUp.targetSeq,
+      shard: host.shardId, node: this.nodeId, reason, matchSeq: this.#catchUp.fromSeq, replicaLastSeq: this.#replicaLastSeq, primaryLastSeq: this.#catchUp.targetSeq,
     }, 'replica catching up');
   }
 
   /** After a probe, batch or snapshot: a catch-up ends once its target is reached. */
   #noteCatchUp(): void {
     const c = this.#catchUp;
-    if (!c || this.matchSeq === null || this.mode !== 'replicate' || this.matchSeq < c.targetSeq) return;
+    if (!c || this.#matchSeq === null || this.#mode !== 'replicate' || this.#matchSeq < c.targetSeq) return;
     const { host, log, clock } = this.#d;
     this.#catchUp = null;
     log.info({
@@ -375,22 +408,18 @@ export class ReplicaStream {
       });
       const text = await res.body.text();
       if (res.statusCode >= 400) throw fromBody(safeJson(text), res.statusCode);
-      this.reachable = true;
+      this.#reachable = true;
       this.#d.metrics?.snapshots.inc({ ...labels, outcome: 'ok' });
       // The install answers the replica's state: an empty log based at the snapshot's (seq, term),
       // which is a point of the primary's own log — the new match point.
       const st = safeJson(text) as Partial<NodeState>;
       log.info({ shard: host.shardId, node: this.nodeId, seq: st.lastSeq }, 'snapshot installed');
       if (typeof st.lastSeq === 'number' && typeof st.lastTerm === 'number' && st.lastSeq === (st.oldestSeq ?? 0) - 1) {
-        this.matchSeq = st.lastSeq;
-        this.matchTerm = st.lastTerm;
-        this.replicaLastSeq = st.lastSeq;
-        this.mode = 'replicate';
-        host.onProgress();
+        this.#replicaLastSeq = st.lastSeq;
+        this.#becomeReplicate(st.lastSeq, st.lastTerm);
         this.#noteCatchUp();
       } else {
-        this.mode = 'probe';
-        this.matchSeq = null;
+        this.#becomeProbe();
       }
     } catch (err) {
       this.#d.metrics?.snapshots.inc({ ...labels, outcome: 'failed' });

@@ -49,9 +49,11 @@ export class ShardRuntime implements StreamHost {
   primaryLastSeq = 0;
   /** Lowest seq known to hold an entry of the view's term (Raft's commit rule), null = none known. */
   currentTermFrom: number | null = null;
-  writesInFlight = 0;
+  /** Writes sent to the primary whose answers have not arrived (a hole in the buffer is likely one of them). */
+  #writesInFlight = 0;
+  #onWritesSettled: Array<() => void> = [];
   /** Writes waiting at a pause. */
-  writesHeld = 0;
+  #writesHeld = 0;
   #waiters: Waiter[] = [];
   /** The shard's smoothed write rate, from the primary's lastSeq over time (Lagging threshold). */
   #writeRate: WriteRate | null = null;
@@ -126,6 +128,46 @@ export class ShardRuntime implements StreamHost {
     return this.#paused !== null;
   }
 
+  get writesInFlight(): number {
+    return this.#writesInFlight;
+  }
+
+  get writesHeld(): number {
+    return this.#writesHeld;
+  }
+
+  /** Sends one write to the primary, counted in `writesInFlight` until its answer (or failure) is in. */
+  async sendWrite<T>(send: () => Promise<T>): Promise<T> {
+    this.#writesInFlight++;
+    try {
+      return await send();
+    } finally {
+      this.#writesInFlight--;
+      if (this.#writesInFlight === 0) {
+        const waiting = this.#onWritesSettled;
+        this.#onWritesSettled = [];
+        for (const w of waiting) w();
+      }
+    }
+  }
+
+  /** Resolves true once no write is in flight, false at `deadlineMs` (a switchover measures a log that no longer moves). */
+  writesSettled(deadlineMs: number): Promise<boolean> {
+    if (this.#writesInFlight === 0) return Promise.resolve(true);
+    const { clock } = this.#d;
+    return new Promise<boolean>((resolve) => {
+      const done = () => {
+        clock.clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = clock.setTimeout(() => {
+        this.#onWritesSettled = this.#onWritesSettled.filter((w) => w !== done);
+        resolve(false);
+      }, Math.max(0, deadlineMs - clock.now()));
+      this.#onWritesSettled.push(done);
+    });
+  }
+
   /** Resolves true when writes may go (now or after a resume), false at `deadlineMs`. */
   async writable(deadlineMs: number): Promise<boolean> {
     while (this.#paused) {
@@ -133,11 +175,11 @@ export class ShardRuntime implements StreamHost {
       if (left <= 0) return false;
       let timer: unknown;
       const timeout = new Promise<void>((r) => { timer = this.#d.clock.setTimeout(r, left); });
-      this.writesHeld++;
+      this.#writesHeld++;
       try {
         await Promise.race([this.#paused.promise, timeout]);
       } finally {
-        this.writesHeld--;
+        this.#writesHeld--;
         this.#d.clock.clearTimeout(timer);
       }
     }

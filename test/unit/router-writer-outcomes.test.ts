@@ -42,7 +42,8 @@ function client(url: string): NodeClient {
 /** The slice of ShardRuntime the writer uses, over a scripted primary. */
 function runtime(raw: (opts: RequestOptions) => Promise<never>, view = new AbortController()) {
   const rt = {
-    shardId: 0, writeQuorum: 2, commitSeq: 0, writesInFlight: 0,
+    shardId: 0, writeQuorum: 2, commitSeq: 0,
+    sendWrite: <T>(send: () => Promise<T>) => send(),
     view: { term: 1 },
     get viewSignal() { return view.signal; },
     writable: async () => true,
