@@ -21,13 +21,17 @@ export async function waitFor<T>(check: () => T | Promise<T>, opts: WaitOptions 
   let lastError: unknown = undefined;
   for (;;) {
     if (opts.signal?.aborted) throw new Error(`stopped waiting for ${opts.message ?? 'condition'}: aborted`);
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-      last = value;
+    // A check that hangs (a request to a paused process) must not outlive the
+    // deadline: each one races the time left.
+    const outcome = await raceDeadline(check, deadline - Date.now());
+    if (outcome.kind === 'value') {
+      if (outcome.value) return outcome.value as NonNullable<T>;
+      last = outcome.value;
       lastError = undefined;
-    } catch (err) {
-      lastError = err;
+    } else if (outcome.kind === 'error') {
+      lastError = outcome.error;
+    } else {
+      lastError = new Error('the last check was still running at the deadline');
     }
     const left = deadline - Date.now();
     if (left <= 0) break;
@@ -35,6 +39,27 @@ export async function waitFor<T>(check: () => T | Promise<T>, opts: WaitOptions 
   }
   const why = lastError !== undefined ? `last error: ${(lastError as Error)?.message ?? String(lastError)}` : `last value: ${safeString(last)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.message ?? 'condition'} (${why})`);
+}
+
+type Outcome<T> = { kind: 'value'; value: T } | { kind: 'error'; error: unknown } | { kind: 'late' };
+
+async function raceDeadline<T>(check: () => T | Promise<T>, leftMs: number): Promise<Outcome<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Outcome<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'late' }), Math.max(0, leftMs));
+  });
+  const run = (async (): Promise<Outcome<T>> => {
+    try {
+      return { kind: 'value', value: await check() };
+    } catch (error) {
+      return { kind: 'error', error };
+    }
+  })();
+  try {
+    return await Promise.race([run, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function safeString(v: unknown): string {

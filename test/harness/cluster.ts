@@ -1,12 +1,17 @@
+import type { ClusterInfo } from '../../src/cli/cluster-table.ts';
 import { NodeClient } from '../../src/core/http/client.ts';
 import type { NodeState } from '../../src/core/protocol.ts';
+import { launchCluster, nodeSpec, routerSpec } from '../../src/launch/cluster.ts';
 import { ManagedProcess, type ProcessSpec } from '../../src/launch/managed-process.ts';
-import { waitFor } from '../../src/launch/wait-for.ts';
-import { TcpProxy } from '../../src/launch/tcp-proxy.ts';
+import type { TcpProxy } from '../../src/launch/tcp-proxy.ts';
 import type { TestConfig } from './test-config.ts';
-import type { ClusterInfo } from '../../src/cli/cluster-table.ts';
 
 export type { ClusterInfo };
+
+// The cluster tests' view of a real cluster: src/launch/cluster.ts starts it
+// (the same launch sequence as `tessera cluster`), this adds what tests need
+// on top: clients with the secret, node states, the router's table, crash
+// detection and a teardown that always kills everything.
 
 export interface ClusterOptions {
   /** Extra env for every child (e.g. { TESSERA_GROUP_COMMIT: '0' }). */
@@ -64,77 +69,63 @@ function echo(name: string): ProcessSpec['onLine'] {
   return (line) => process.stderr.write(`[${name}] ${line}\n`);
 }
 
-/** Spawns one node of a test config (not started). */
-export function nodeProcess(tc: TestConfig, nodeId: string, opts: ClusterOptions = {}): ManagedProcess {
-  return new ManagedProcess({
-    name: nodeId,
-    args: ['shard', '--config', tc.path, '--node', nodeId, '--log-level', opts.logLevel ?? 'info'],
+function childOptions(opts: ClusterOptions) {
+  return {
     env: isolatedEnv(opts.env),
-    timeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-    onLine: echo(nodeId),
+    logLevel: opts.logLevel ?? 'info',
+    startTimeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
     ...(opts.entry ? { entry: opts.entry } : {}),
-  });
+  };
+}
+
+/** One node of a test config, not started (restarts in tests reuse it). */
+export function nodeProcess(tc: TestConfig, nodeId: string, opts: ClusterOptions = {}): ManagedProcess {
+  const onLine = echo(nodeId);
+  return new ManagedProcess(nodeSpec(tc.path, nodeId, { ...childOptions(opts), ...(onLine ? { onLine } : {}) }));
 }
 
 /**
- * Spawns a router of a test config (not started). A second router (two
- * routers on one cluster) passes its own config file and name.
+ * A router of a test config, not started. A second router (two routers on
+ * one cluster) passes its own config file and name.
  */
 export function routerProcess(tc: TestConfig, opts: ClusterOptions = {}, second?: { name: string; configPath: string }): ManagedProcess {
   const name = second?.name ?? 'router';
-  return new ManagedProcess({
-    name,
-    args: ['router', '--config', second?.configPath ?? tc.routerPath, '--log-level', opts.logLevel ?? 'info'],
-    env: isolatedEnv(opts.env),
-    timeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-    onLine: echo(name),
-    ...(opts.entry ? { entry: opts.entry } : {}),
-  });
+  const onLine = echo(name);
+  return new ManagedProcess(routerSpec(second?.configPath ?? tc.routerPath, { ...childOptions(opts), name, ...(onLine ? { onLine } : {}) }));
 }
 
 /**
  * Starts every node of `tc` (in parallel), the proxies of proxied nodes, then
  * the router, and by default waits for the router's /readyz. On any start-up
- * failure everything already started is killed before the error is thrown.
+ * failure everything already started is stopped before the error is thrown.
  */
 export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): Promise<TestCluster> {
-  const nodes: Record<string, ManagedProcess> = {};
-  const proxies: Record<string, TcpProxy> = {};
-  const clients = new Map<string, NodeClient>();
-  const router = routerProcess(tc, opts) as ManagedProcess & { url: string };
+  const logs = process.env.TESSERA_TEST_LOGS === '1';
+  const running = await launchCluster({
+    configPath: tc.path,
+    routerConfigPath: tc.routerPath,
+    config: tc.config,
+    proxies: tc.proxies,
+    ...childOptions(opts),
+    waitReady: opts.waitReady ?? true,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+    ...(logs ? { onLine: (name: string, line: string) => process.stderr.write(`[${name}] ${line}\n`) } : {}),
+  }).catch(async (err: unknown) => {
+    if (opts.cleanup ?? true) await tc.cleanup();
+    throw err;
+  });
+  const router = running.router as ManagedProcess & { url: string };
   Object.defineProperty(router, 'url', { value: tc.routerUrl });
-  for (const id of tc.nodeIds) nodes[id] = nodeProcess(tc, id, opts);
+  const clients = new Map<string, NodeClient>();
 
   let disposed = false;
   const dispose = async () => {
     if (disposed) return;
     disposed = true;
-    const all = [router, ...Object.values(nodes)];
-    await Promise.all(all.map((p) => p.kill('SIGKILL')));
-    await Promise.all(Object.values(proxies).map((p) => p.close()));
+    await running.kill();
     await Promise.all([...clients.values()].map((c) => c.destroy().catch(() => {})));
     if (opts.cleanup ?? true) await tc.cleanup();
   };
-
-  try {
-    for (const [id, p] of Object.entries(tc.proxies)) {
-      proxies[id] = await new TcpProxy({ listenPort: p.listenPort, targetPort: p.targetPort }).start();
-    }
-    await Promise.all(Object.values(nodes).map((p) => p.start()));
-    await router.start();
-    if (opts.waitReady ?? true) {
-      await waitFor(async () => (await fetch(`${tc.routerUrl}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200, {
-        timeoutMs: opts.readyTimeoutMs ?? 20_000,
-        intervalMs: 100,
-        message: `router ${tc.routerUrl}/readyz`,
-      }).catch((err: Error) => {
-        throw new Error(`${err.message}\nrouter output:\n${router.tail()}`);
-      });
-    }
-  } catch (err) {
-    await dispose();
-    throw err;
-  }
 
   const client = (nodeId: string) => {
     let c = clients.get(nodeId);
@@ -146,11 +137,12 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
     }
     return c;
   };
+  const all = () => [router, ...Object.values(running.nodes)];
   return {
     tc,
-    nodes,
+    nodes: running.nodes,
     router,
-    proxies,
+    proxies: running.proxies,
     client,
     nodeState: async (nodeId, timeoutMs = 2000) =>
       (await client(nodeId).json<NodeState>({ path: '/v1/_replication/state', timeoutMs })).body,
@@ -160,7 +152,7 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
       if (res.status !== 200) throw new Error(`GET /v1/_cluster answered ${res.status}: ${JSON.stringify(body)}`);
       return body;
     },
-    unexpectedExits: () => [router, ...Object.values(nodes)].flatMap((p) => p.unexpectedExits.map((e) => ({ name: p.name, ...e }))),
+    unexpectedExits: () => all().flatMap((p) => p.unexpectedExits.map((e) => ({ name: p.name, ...e }))),
     shardNodes: (shard) => tc.config.shards[shard]?.nodes.map((n) => n.id) ?? [],
     dispose,
   };

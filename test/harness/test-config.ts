@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config, type ReplicationConfig } from '../../src/core/config/index.ts';
-import { buildConfig, type RawConfig } from '../../src/core/config/template.ts';
+import { buildConfig, withProxiedNodes, type RawConfig } from '../../src/core/config/template.ts';
 import { freePorts } from '../../src/launch/free-ports.ts';
 
 /**
@@ -93,13 +93,7 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
     await writeFile(path, `${JSON.stringify(raw, null, 2)}\n`);
     let routerPath = path;
     if (proxied.length > 0) {
-      const routerRaw = structuredClone(raw);
-      for (const shard of routerRaw.shards) {
-        for (const node of shard.nodes) {
-          const p = proxies[node.id];
-          if (p) node.url = `http://127.0.0.1:${p.listenPort}`;
-        }
-      }
+      const routerRaw = withProxiedNodes(raw, Object.fromEntries(Object.entries(proxies).map(([id, p]) => [id, p.listenPort])));
       routerPath = join(dir, 'router-config.json');
       await writeFile(routerPath, `${JSON.stringify(routerRaw, null, 2)}\n`);
     }

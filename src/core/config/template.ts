@@ -54,3 +54,20 @@ export function buildConfig(spec: TopologySpec): RawConfig {
     shards,
   };
 }
+
+/**
+ * The router's copy of a config in which the router reaches some nodes
+ * through TCP proxies (tests and `tessera chaos` cut links there): those
+ * nodes' URLs point at `127.0.0.1:<proxy port>`; the nodes themselves keep
+ * listening on their own URL in the original config.
+ */
+export function withProxiedNodes(raw: RawConfig, proxyPorts: Readonly<Record<string, number>>): RawConfig {
+  const copy = structuredClone(raw);
+  for (const shard of copy.shards) {
+    for (const node of shard.nodes) {
+      const port = proxyPorts[node.id];
+      if (port !== undefined) node.url = `http://127.0.0.1:${port}`;
+    }
+  }
+  return copy;
+}
