@@ -47,13 +47,11 @@ describe('a cut link between the router and a node', () => {
     await waitFor(async () => (await cluster.clusterInfo()).shards[0]!.nodes.every((n) => n.health === 'InSync'), { timeoutMs: 10_000, message: 'all InSync' });
   });
 
-  it('a blackholed link (no answers, no resets) does not hold writes up; the node catches up after heal', async () => {
+  it('a blackholed link (no answers, no resets): writes reach their quorum on the other two; the node catches up after heal', async () => {
     cluster.proxies.s0b!.cut('blackhole');
-    // Each write needs only s0a and s0c: none waits for the hung link.
+    // Each write needs only s0a and s0c: none waits for the hung link (that would be a 503 at writeTimeoutMs).
     for (let i = 0; i < 10; i++) {
-      const t0 = Date.now();
       expect(await put(`/v1/db/cut/docs/b${i}`, { data: { i } })).toBe(201);
-      expect(Date.now() - t0).toBeLessThan(cluster.tc.config.replication.writeTimeoutMs);
     }
     const primary = await cluster.nodeState('s0a');
     expect((await cluster.nodeState('s0b')).lastSeq).toBeLessThan(primary.lastSeq);

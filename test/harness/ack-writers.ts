@@ -37,6 +37,9 @@ export interface WritersOptions {
   requestTimeoutMs: number;
 }
 
+/** The answers a write may get while a shard has no primary or no quorum: never acknowledged, never a finding. */
+const ALLOWED_FAILURES = new Set(['no_primary', 'quorum_not_met']);
+
 export class AckWriters {
   readonly acked: AckedWrite[] = [];
   readonly attempts: WriteAttempt[] = [];
@@ -73,6 +76,18 @@ export class AckWriters {
   /** Attempts sent at or after `t` (e.g. once a fault is in place). */
   attemptsSince(t: number): WriteAttempt[] {
     return this.attempts.filter((a) => a.sentAt >= t);
+  }
+
+  /**
+   * Failed attempts that no fault explains: anything but a 2xx or a 503
+   * no_primary / quorum_not_met (a 500, another 4xx, a dropped connection, a
+   * client-side timeout), unless the attempt overlaps one of `faults` (e.g.
+   * the router's own restart, when connections are refused). A test asserts
+   * it empty: "unacknowledged" must not hide a crash or a hang.
+   */
+  unexpected(...faults: ReadonlyArray<{ from: number; to: number }>): WriteAttempt[] {
+    return this.attempts.filter((a) => a.error !== null && !ALLOWED_FAILURES.has(a.error)
+      && !faults.some((f) => a.endedAt >= f.from && a.sentAt <= f.to));
   }
 
   async #loop(w: number, end: number): Promise<void> {
