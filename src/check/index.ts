@@ -8,3 +8,4 @@ export {
   checkDocHistory, docModel, shortRev,
   type DocHead, type DocInput, type DocOperation, type DocOutput, type DocState,
 } from './doc-model.ts';
+export { classifyReadAnswer, classifyWriteAnswer, HistoryRecorder, type Discard, type NoAnswer, type OpHandle } from './history.ts';
