@@ -11,13 +11,14 @@ export interface Describe<S, I, O> {
 }
 
 export function formatKeyVerdict<S, I, O>(v: BareVerdict<I, O>, d: Describe<S, I, O>): string {
-  const head = `key ${JSON.stringify(v.key)}: ${v.status} (${v.ops} ops, ${v.steps} steps, ${v.elapsedMs.toFixed(1)} ms)`;
+  const head = `key ${JSON.stringify(v.key)}: ${v.status} (${plural(v.ops, 'op')}, ${plural(v.steps, 'step')}, ${v.elapsedMs.toFixed(1)} ms)`;
   if (v.status === 'ok') return head;
   if (v.status === 'unknown') return `${head}\n  ${v.reason}: the history may or may not be linearizable`;
   const { prefix, state, deadline, unplaceable } = v.violation;
   const lines = [head, `  longest linearizable prefix (${prefix.length} of ${v.ops} ops), each with the state it leaves:`];
   if (prefix.length === 0) lines.push('    (none: the first op cannot be placed)');
-  prefix.forEach((p, i) => lines.push(`    ${String(i + 1).padStart(3)}. ${formatOp(p.op, d)}  ⇒ ${p.state}`));
+  // A pending op in the prefix is one the search let take effect at that point.
+  prefix.forEach((p, i) => lines.push(`    ${String(i + 1).padStart(3)}. ${formatOp(p.op, d)}${p.op.return === Infinity ? ' (taken to apply here)' : ''}  ⇒ ${p.state}`));
   lines.push(`  in state ${state}, one of these must take effect before ${formatOp(deadline, d)} returns at ${formatTime(deadline.return)}, and none can:`);
   for (const u of unplaceable) lines.push(`    - ${formatOp(u.op, d)}: ${u.why}`);
   return lines.join('\n');
@@ -26,6 +27,10 @@ export function formatKeyVerdict<S, I, O>(v: BareVerdict<I, O>, d: Describe<S, I
 export function formatOp<S, I, O>(op: Operation<I, O>, d: Describe<S, I, O>): string {
   const who = op.client === undefined ? '' : `${op.client} `;
   return `[${formatTime(op.call)}, ${op.return === Infinity ? '∞)' : `${formatTime(op.return)}]`} ${who}${d.op(op)}`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function formatTime(ms: number): string {

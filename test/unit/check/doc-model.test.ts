@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { docModel, type DocInput, type DocOutput, type DocState } from '../../../src/check/index.ts';
-import { planWrite, type Head } from '../../../shard/rules/plan-write.ts';
-import { A, B, C, conflict, create, del, notFound, ok, r1A, r2B, read, rev, tomb2, unknown, update } from './fixtures.ts';
+import { A, B, C, conflict, create, del, notFound, ok, r1A, r2B, read, rev, storeWrite, tomb2, unknown, update } from './fixtures.ts';
 
-// The model must do on every state exactly what the store's planWrite does:
-// same answer, same head afterwards (the store's #apply rule for parentRev
-// and created), nothing else accepted.
+// The model must do on every state exactly what the store's planWrite does
+// (storeWrite in fixtures.ts calls it directly): same answer, same head
+// afterwards (the store's #apply rule for parentRev and created), nothing
+// else accepted.
 
 const live1: DocState = { rev: r1A, parentRev: null, deleted: false, created: true };
 const live2: DocState = { rev: r2B, parentRev: r1A, deleted: false, created: false };
@@ -19,17 +19,6 @@ const INPUTS: DocInput[] = [
   del(r1A), del(r2B), del(tomb2), del(rev(3, A)),
 ];
 
-/** planWrite's verdict as a model output and the head the store would keep. */
-function expected(state: DocState, input: Exclude<DocInput, { kind: 'read' }>): { answer: DocOutput; next: DocState } {
-  const head: Head | null = state && { ...state, seq: 1 };
-  const p = planWrite(head, input.kind === 'delete' ? { kind: 'delete', id: 'x', rev: input.rev } : { kind: 'put', id: 'x', body: input.body, ...(input.rev ? { rev: input.rev } : {}) });
-  if (p.kind === 'write') {
-    return { answer: ok(p.doc.rev, p.status), next: { rev: p.doc.rev, parentRev: state?.rev ?? null, deleted: p.doc.deleted === true, created: !state || state.deleted } };
-  }
-  if (p.kind === 'retry') return { answer: ok(state!.rev, p.status), next: state };
-  return { answer: p.kind === 'conflict' ? conflict : notFound, next: state };
-}
-
 /** Every answer a write could get, right or wrong, on any of STATES. */
 function candidates(): DocOutput[] {
   const revs = new Set<string>([r1A, r2B, tomb2, rev(2, C), rev(3, A), rev(3, B), rev(4, B), rev(4, C), rev(3, { data: {}, deleted: true }), rev(4, { data: {}, deleted: true }), rev(1, B)]);
@@ -37,10 +26,10 @@ function candidates(): DocOutput[] {
 }
 
 describe('docModel against planWrite', () => {
-  const table = STATES.flatMap(([name, s]) => INPUTS.map((input) => [name, s, input] as const));
-  it.each(table)('on %s: %j', (_name, state, input) => {
+  const table = STATES.flatMap(([name, s]) => INPUTS.map((input) => [name, docModel.describeOp!(input, unknown).replace(/ → unknown$/, ''), s, input] as const));
+  it.each(table)('on %s: %s', (_name, _op, state, input) => {
     if (input.kind === 'read') throw new Error('writes only');
-    const { answer, next } = expected(state, input);
+    const { answer, next } = storeWrite(state, input);
     expect(docModel.step(state, input, answer)).toEqual([next]);
     // The status may be left out (a client that did not keep it), never wrong.
     if (answer.kind === 'ok') expect(docModel.step(state, input, ok(answer.rev))).toEqual([next]);
@@ -109,7 +98,7 @@ describe('docModel: properties', () => {
         const from = r.kind !== 'create' && r.stale ? previous : state?.rev ?? r1A;
         const input: DocInput = r.kind === 'create' ? create(r.body) : r.kind === 'update' ? update(from, r.body) : del(from);
         if (input.kind === 'read') continue;
-        const { answer, next } = expected(state, input);
+        const { answer, next } = storeWrite(state, input);
         const accepted = candidates().concat([answer]).filter((o) => docModel.step(state, input, o).length > 0);
         for (const o of accepted) expect(docModel.step(state, input, o)).toEqual([next]);
         expect(accepted.every((o) => o.kind === answer.kind && (o.kind !== 'ok' || (answer.kind === 'ok' && o.rev === answer.rev)))).toBe(true);

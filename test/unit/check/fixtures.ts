@@ -1,5 +1,6 @@
 import { computeRev } from '../../../src/doc/rev.ts';
-import type { DocInput, DocOperation, DocOutput } from '../../../src/check/index.ts';
+import type { DocInput, DocOperation, DocOutput, DocState } from '../../../src/check/index.ts';
+import { planWrite, type Head } from '../../../shard/rules/plan-write.ts';
 
 // Hand-written histories read best as one line per op:
 // `op(input, output, call, return)`, times in ms, `Infinity` for unknown.
@@ -29,4 +30,18 @@ export const unknown: DocOutput = { kind: 'unknown' };
 
 export function op(input: DocInput, output: DocOutput, call: number, ret: number, key = 'doc-1', client?: string): DocOperation {
   return { key, input, output, call, return: output.kind === 'unknown' ? Infinity : ret, ...(client ? { client } : {}) };
+}
+
+/**
+ * What the store does with a write on `state`, straight from planWrite and
+ * the store's #apply rule: generators use it to run a real sequential history.
+ */
+export function storeWrite(state: DocState, input: Exclude<DocInput, { kind: 'read' }>): { answer: DocOutput; next: DocState } {
+  const head: Head | null = state && { ...state, seq: 1 };
+  const p = planWrite(head, input.kind === 'delete' ? { kind: 'delete', id: 'x', rev: input.rev } : { kind: 'put', id: 'x', body: input.body, ...(input.rev ? { rev: input.rev } : {}) });
+  if (p.kind === 'write') {
+    return { answer: ok(p.doc.rev, p.status), next: { rev: p.doc.rev, parentRev: state?.rev ?? null, deleted: p.doc.deleted === true, created: !state || state.deleted } };
+  }
+  if (p.kind === 'retry') return { answer: ok(state!.rev, p.status), next: state };
+  return { answer: p.kind === 'conflict' ? conflict : notFound, next: state };
 }
