@@ -47,7 +47,7 @@ export interface CheckOptions {
   now?: () => number;
 }
 
-export const DEFAULT_MAX_STEPS = 1_000_000;
+export const DEFAULT_MAX_STEPS = 2_000_000;
 export const DEFAULT_MAX_MS = 10_000;
 
 export interface PlacedOp<I, O> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkDocHistory, classifyReadAnswer, classifyWriteAnswer, HistoryRecorder, type Discard, type DocOutput, type NoAnswer } from '../../../src/check/index.ts';
 import { A, B, create, r1A, r2B, read, update } from './fixtures.ts';
 
-const discard = { kind: 'discard' };
+const discard = { kind: 'discard' } as const;
 
 describe('classifyWriteAnswer (DESIGN §4)', () => {
   const cases: Array<[string, number | NoAnswer, unknown, Partial<DocOutput | Discard>]> = [

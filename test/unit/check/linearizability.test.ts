@@ -22,7 +22,8 @@ const register: Model<number, In, Out> = {
       }
     })();
     if (output.kind === 'unknown') return [s, ...effects.map((e) => e.next)];
-    return effects.filter((e) => e.out.kind === output.kind && e.out.v === output.v).map((e) => e.next);
+    const v = (o: Out): number | undefined => (o.kind === 'ok' ? o.v : undefined);
+    return effects.filter((e) => e.out.kind === output.kind && v(e.out) === v(output)).map((e) => e.next);
   },
   key: (s) => String(s),
   describeOp: (i, o) => `${i.kind}${'v' in i ? `(${i.v})` : i.kind === 'cas' ? `(${i.from}→${i.to})` : ''} → ${o.kind}${'v' in o && o.v !== undefined ? ` ${o.v}` : ''}`,
