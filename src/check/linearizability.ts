@@ -1,4 +1,4 @@
-import { formatKeyVerdict, type Describe } from './report.ts';
+import { formatKeyVerdict, plural, type Describe } from './report.ts';
 
 // Linearizability of a history against a sequential model: Wing & Gong's
 // search with Lowe's memoization, the algorithm Porcupine uses, one key at a
@@ -106,7 +106,7 @@ export function checkHistory<S, I, O>(model: Model<S, I, O>, history: readonly O
   const status = keys.some((k) => k.status === 'violation') ? 'violation' : keys.some((k) => k.status === 'unknown') ? 'unknown' : 'ok';
   const counts = { ok: 0, violation: 0, unknown: 0 };
   for (const k of keys) counts[k.status]++;
-  const head = `${status}: ${keys.length} keys, ${history.length} ops (${counts.ok} ok, ${counts.violation} violation, ${counts.unknown} unknown)`;
+  const head = `${status}: ${plural(keys.length, 'key')}, ${plural(history.length, 'op')} (${counts.ok} ok, ${counts.violation} violation, ${counts.unknown} unknown)`;
   const details = keys.filter((k) => k.status !== 'ok').map((k) => k.report);
   return { status, keys, report: [head, ...details].join('\n\n') };
 }
@@ -185,7 +185,7 @@ class Search<S, I, O> {
   /** Lowe's memo: (linearized set, state) pairs already explored. */
   readonly #seen = new Set<string>();
   /** The model is pure, so a step on the same (op, state) is computed once. */
-  readonly #steps: Map<string, readonly Branch<S>[]>[];
+  readonly #stepCache: Map<string, readonly Branch<S>[]>[];
   readonly #frames: Frame<S>[] = [];
   readonly #maxSteps: number;
   readonly #deadline: number;
@@ -194,7 +194,7 @@ class Search<S, I, O> {
   /** Completed ops not yet linearized; at 0 the history is linearizable. */
   #unplaced: number;
   #best: DeadEnd<S> | null = null;
-  steps = 0;
+  #stepCount = 0;
 
   constructor(model: Model<S, I, O>, ops: readonly Operation<I, O>[], maxSteps: number, deadline: number, now: () => number) {
     this.#model = model;
@@ -204,10 +204,14 @@ class Search<S, I, O> {
     this.#now = now;
     this.#head = linkEntries(ops);
     this.#linearized = new Uint16Array(Math.ceil(ops.length / 16));
-    this.#steps = ops.map(() => new Map());
+    this.#stepCache = ops.map(() => new Map());
     const init = model.init();
     this.#state = { state: init, key: model.key(init) };
     this.#unplaced = ops.filter((op) => op.return !== Infinity).length;
+  }
+
+  get steps(): number {
+    return this.#stepCount;
   }
 
   /** The deepest prefix reached, dead end or not (for an `unknown` verdict). */
@@ -219,9 +223,9 @@ class Search<S, I, O> {
     let cursor = this.#head.next;
     for (;;) {
       if (this.#unplaced === 0) return { kind: 'ok', order: this.#frames.map((f) => f.entry.op) };
-      if (++this.steps > this.#maxSteps) return { kind: 'unknown', reason: `step budget exceeded (${this.#maxSteps} steps)` };
+      if (++this.#stepCount > this.#maxSteps) return { kind: 'unknown', reason: `step budget exceeded (${this.#maxSteps} steps)` };
       // Reading the clock every step would cost more than the step itself.
-      if ((this.steps & 1023) === 0 && this.#now() > this.#deadline) return { kind: 'unknown', reason: 'time budget exceeded' };
+      if ((this.#stepCount & 1023) === 0 && this.#now() > this.#deadline) return { kind: 'unknown', reason: 'time budget exceeded' };
       // Ops still unplaced keep their return in the list, so the walk meets one before the end.
       if (cursor === null) throw new Error('linearizability search walked past every return');
       if (cursor.isCall) {
@@ -239,7 +243,7 @@ class Search<S, I, O> {
   }
 
   #branches(op: number): readonly Branch<S>[] {
-    const memo = this.#steps[op]!;
+    const memo = this.#stepCache[op]!;
     const cached = memo.get(this.#state.key);
     if (cached) return cached;
     const { input, output } = this.#ops[op]!;

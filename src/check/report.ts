@@ -29,7 +29,7 @@ export function formatOp<S, I, O>(op: Operation<I, O>, d: Describe<S, I, O>): st
   return `[${formatTime(op.call)}, ${op.return === Infinity ? '∞)' : `${formatTime(op.return)}]`} ${who}${d.op(op)}`;
 }
 
-function plural(n: number, word: string): string {
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
