@@ -1,5 +1,5 @@
-import { revGeneration, type DocBody } from '../doc/rev.ts';
-import { planWrite, type Head, type WritePlan, type WriteRequest } from '../../shard/rules/plan-write.ts';
+import { revGeneration, type DocBody } from '../core/doc/rev.ts';
+import { planWrite, type Head, type WritePlan, type WriteRequest } from '../rules/index.ts';
 import { checkHistory, type CheckOptions, type CheckResult, type Model, type Operation } from './linearizability.ts';
 
 // One Tessera document as a register (DESIGN §4). Every write step asks the

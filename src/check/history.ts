@@ -1,4 +1,4 @@
-import { revGeneration } from '../doc/rev.ts';
+import { revGeneration } from '../core/doc/rev.ts';
 import type { DocInput, DocOperation, DocOutput } from './doc-model.ts';
 
 // Recording what clients saw, and turning Tessera's HTTP answers (DESIGN §4)

@@ -1,6 +1,6 @@
-import { computeRev } from '../../../src/doc/rev.ts';
+import { computeRev } from '../../../src/core/doc/rev.ts';
 import type { DocInput, DocOperation, DocOutput, DocState } from '../../../src/check/index.ts';
-import { planWrite, type Head } from '../../../shard/rules/plan-write.ts';
+import { planWrite, type Head } from '../../../src/rules/index.ts';
 
 // Hand-written histories read best as one line per op:
 // `op(input, output, call, return)`, times in ms, `Infinity` for unknown.
