@@ -13,7 +13,9 @@ import {
 // One ReplicaStream per replica and per (term, primary): Raft's per-follower
 // progress (router/DESIGN.md "Replication"). A single async loop, so at most
 // one request is in flight per replica; whatever accumulated while it was out
-// goes in the next batch. Decisions come from replica-plan.ts.
+// goes in the next batch. Decisions come from src/rules/replica-progress.ts.
+// (Over 400 lines because probe, replicate and snapshot share the stream's
+// progress state; each step is one method, and every decision is a rule.)
 
 /** What a stream needs from its shard (ShardRuntime implements it). */
 export interface StreamHost {

@@ -14,6 +14,8 @@ import { ShardView } from './shard-view.ts';
 // buffer, one ReplicaStream per replica, and the commit point with the writes
 // waiting on it. Streams belong to one (term, primary): when the view moves,
 // they are all replaced, because match points are relative to a primary's log.
+// (Just over 400 lines: view, buffer, streams, commit waiters and the write
+// pause are one unit because a view change must reset all of them at once.)
 
 export interface ShardNode {
   id: string;

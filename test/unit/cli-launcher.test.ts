@@ -1,39 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchCluster } from '../../src/launch/cluster.ts';
 import { writeTestConfig } from '../harness/index.ts';
+import { writeFakeTessera } from '../harness/fake-tessera.ts';
 
 // launchCluster with a stand-in for bin/tessera.mjs whose router turns ready
 // only after a few /readyz polls (like a router building its shard view).
-
-const FAKE = `
-import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
-const args = process.argv.slice(2);
-const opt = (k) => args[args.indexOf(k) + 1];
-const cfg = JSON.parse(readFileSync(opt('--config'), 'utf8'));
-const who = args[0] === 'router' ? 'router' : opt('--node');
-const url = who === 'router' ? cfg.router.url : cfg.shards.flatMap((s) => s.nodes).find((n) => n.id === who).url;
-if (process.env.FAKE_FAIL === who) { console.error('cannot start ' + who); process.exit(2); }
-let polls = 0;
-const server = createServer((req, res) => {
-  if (req.url === '/readyz') { polls++; res.statusCode = polls >= 3 && process.env.FAKE_NEVER_READY !== '1' ? 200 : 503; }
-  res.end('{}');
-});
-console.log(JSON.stringify({ level: 20, msg: 'debug detail' }));
-server.listen(Number(new URL(url).port), '127.0.0.1', () => console.log(JSON.stringify({ level: 30, msg: 'listening', url })));
-process.on('SIGTERM', () => { console.log(JSON.stringify({ level: 30, msg: 'stopped' })); process.exit(0); });
-`;
 
 let dir: string;
 let fake: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-launcher-'));
-  fake = join(dir, 'fake.mjs');
-  await writeFile(fake, FAKE);
+  fake = await writeFakeTessera(dir);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 

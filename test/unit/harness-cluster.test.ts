@@ -1,32 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
+import { writeFakeTessera } from '../harness/fake-tessera.ts';
 
 // startCluster with a stand-in for bin/tessera.mjs: each process serves HTTP
 // on its config URL and names itself, like `tessera shard|router` would.
-
-const FAKE = `
-import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
-const args = process.argv.slice(2);
-const opt = (k) => args[args.indexOf(k) + 1];
-const cfg = JSON.parse(readFileSync(opt('--config'), 'utf8'));
-const who = args[0] === 'router' ? 'router' : opt('--node');
-const url = who === 'router' ? cfg.router.url : cfg.shards.flatMap((s) => s.nodes).find((n) => n.id === who).url;
-if (process.env.FAKE_FAIL === who) { console.error('cannot start ' + who); process.exit(2); }
-const server = createServer((req, res) => res.end(JSON.stringify({ who, path: req.url, nodes: cfg.shards[0].nodes })));
-server.listen(Number(new URL(url).port), '127.0.0.1', () => console.log(JSON.stringify({ level: 30, msg: 'listening', url })));
-`;
 
 let dir: string;
 let fake: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-harness-cluster-'));
-  fake = join(dir, 'fake-tessera.mjs');
-  await writeFile(fake, FAKE);
+  fake = await writeFakeTessera(dir);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
