@@ -42,9 +42,14 @@ describe('tessera cluster', () => {
 
     const status = await tessera(['status', '--config', tc.path]);
     expect(status.code).toBe(0);
-    const rows = status.stdout.trim().split('\n').slice(1).map((r) => r.trim().split(/\s+/));
+    const [nodeTable, shardTable] = status.stdout.trim().split('\n\n');
+    const rows = nodeTable!.split('\n').slice(1).map((r) => r.trim().split(/\s+/));
     expect(rows.map((r) => r[1]).sort()).toEqual(tc.nodeIds.slice().sort());
     for (const shard of [0, 1]) expect(rows.filter((r) => r[0] === String(shard) && r[2] === 'primary')).toHaveLength(1);
+    // The shard table names each shard's primary and, after start-up, the election that adopted it.
+    const shardRows = shardTable!.split('\n').slice(1).map((r) => r.trim().split(/\s+/));
+    expect(shardRows.map((r) => r[0])).toEqual(['0', '1']);
+    for (const r of shardRows) expect(r[2]).toBe(rows.find((n) => n[0] === r[0] && n[2] === 'primary')![1]);
 
     const bench = await tessera(['bench', '--router', tc.routerUrl, '--clients', '8', '--duration', '2', '--json']);
     expect(bench.code).toBe(0);

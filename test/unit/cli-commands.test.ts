@@ -15,7 +15,7 @@ let routerUrl: string;
 const seen: Seen[] = [];
 let dir: string;
 
-const CLUSTER = { shards: [{ id: 0, term: 3, primaryId: 's0b', commitSeq: 7, nodes: [
+const CLUSTER = { shards: [{ id: 0, term: 3, primaryId: 's0b', commitSeq: 7, writesPaused: false, lastElection: null, nodes: [
   { id: 's0a', url: 'http://127.0.0.1:1', role: 'replica', term: 3, lastSeq: 7, commitSeq: 7, lag: 0, health: 'InSync', rollbackCount: 0 },
   { id: 's0b', url: 'http://127.0.0.1:2', role: 'primary', term: 3, lastSeq: 7, commitSeq: 7, lag: 0, health: 'InSync', rollbackCount: 0 },
 ] }] };
@@ -73,8 +73,10 @@ describe('tessera status', () => {
   it('prints the table', async () => {
     const r = await tessera(['status', '--router', routerUrl]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^SHARD\s+NODE\s+ROLE\s+TERM\s+LASTSEQ\s+LAG\s+HEALTH\n/);
-    expect(r.stdout).toMatch(/0\s+s0b\s+primary\s+3\s+7\s+0\s+InSync/);
+    expect(r.stdout).toMatch(/^SHARD\s+NODE\s+ROLE\s+TERM\s+LASTSEQ\s+LAG\s+HEALTH\s+COMMITSEQ\s+ROLLBACKS\n/);
+    expect(r.stdout).toMatch(/0\s+s0b\s+primary\s+3\s+7\s+0\s+InSync\s+7\s+0\n/);
+    // The shard table: commit point, writes open, no election seen yet.
+    expect(r.stdout).toMatch(/\n\nSHARD\s+TERM\s+PRIMARY\s+COMMIT\s+WRITES\s+LAST ELECTION\s+WHY\s+OUTCOME\s+WINNER\s+TOOK\n\s+0\s+3\s+s0b\s+7\s+open\s+-/);
     expect(r.stdout).not.toContain('\u001b[');
   });
   it('--json prints the router answer', async () => {

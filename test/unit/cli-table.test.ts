@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderTable, useColor, paint } from '../../src/cli/table.ts';
-import { asClusterInfo, renderClusterTable } from '../../src/cli/cluster-table.ts';
+import { asClusterInfo, formatWhen, renderClusterTable } from '../../src/cli/cluster-table.ts';
 import { resolveTarget, describeAnswer, DEFAULT_ROUTER_URL } from '../../src/cli/router-client.ts';
 import { parseConfig } from '../../src/core/config/index.ts';
 import { describeTopology } from '../../src/cli/topology-summary.ts';
@@ -44,32 +44,46 @@ describe('useColor', () => {
 });
 
 describe('renderClusterTable', () => {
+  const NOW = Date.parse('2024-05-01T12:05:00.000Z');
   const info = {
     shards: [
-      { id: 0, term: 2, primaryId: 's0b', commitSeq: 10, nodes: [
-        { id: 's0a', url: 'http://a', role: 'replica', term: 2, lastSeq: 8, lag: 2, health: 'CatchingUp' },
-        { id: 's0b', url: 'http://b', role: 'primary', term: 2, lastSeq: 10, lag: 0, health: 'InSync' },
-        { id: 's0c', url: 'http://c', role: null, term: null, lastSeq: null, lag: null, health: 'Offline' },
-      ] },
+      { id: 0, term: 2, primaryId: 's0b', commitSeq: 10, writesPaused: false,
+        lastElection: { at: '2024-05-01T12:03:04.512Z', reason: 'primary_offline', outcome: 'elected', term: 2, winner: 's0b', durationMs: 253 },
+        nodes: [
+          { id: 's0a', url: 'http://a', role: 'replica', term: 2, lastSeq: 8, commitSeq: 8, lag: 2, health: 'CatchingUp', rollbackCount: 3 },
+          { id: 's0b', url: 'http://b', role: 'primary', term: 2, lastSeq: 10, commitSeq: 10, lag: 0, health: 'InSync', rollbackCount: 0 },
+          { id: 's0c', url: 'http://c', role: null, term: null, lastSeq: null, lag: null, health: 'Offline' },
+        ] },
+      { id: 1, term: 1, primaryId: null, commitSeq: 4, writesPaused: true, lastElection: null, nodes: [] },
     ],
   };
 
-  it('one row per node with dashes for unknown values', () => {
-    const out = renderClusterTable(asClusterInfo(info), false);
+  it('one row per node with dashes for unknown values, then one row per shard with its last election', () => {
+    const out = renderClusterTable(asClusterInfo(info), false, NOW);
     expect(out.split('\n')).toEqual([
-      'SHARD  NODE  ROLE     TERM  LASTSEQ  LAG  HEALTH',
-      '    0  s0a   replica     2        8    2  CatchingUp',
-      '    0  s0b   primary     2       10    0  InSync',
-      '    0  s0c   -           -        -    -  Offline',
+      'SHARD  NODE  ROLE     TERM  LASTSEQ  LAG  HEALTH      COMMITSEQ  ROLLBACKS',
+      '    0  s0a   replica     2        8    2  CatchingUp          8          3',
+      '    0  s0b   primary     2       10    0  InSync             10          0',
+      '    0  s0c   -           -        -    -  Offline             -          -',
+      '',
+      'SHARD  TERM  PRIMARY  COMMIT  WRITES  LAST ELECTION       WHY              OUTCOME  WINNER    TOOK',
+      '    0     2  s0b          10  open    12:03:04Z (1m ago)  primary_offline  elected  s0b     253 ms',
+      '    1     1  -             4  paused  -                   -                -        -            -',
       '',
     ]);
   });
 
-  it('colours health and the primary on a terminal', () => {
-    const out = renderClusterTable(asClusterInfo(info), true);
+  it('shows the date of an election on another day', () => {
+    expect(formatWhen('2024-04-29T23:59:58.000Z', NOW)).toBe('2024-04-29 23:59:58Z (1d ago)');
+    expect(formatWhen('not a date', NOW)).toBe('not a date');
+  });
+
+  it('colours health, rollbacks, paused writes and the primary on a terminal', () => {
+    const out = renderClusterTable(asClusterInfo(info), true, NOW);
     expect(out).toContain('\u001b[31mOffline\u001b[39m');
     expect(out).toContain('\u001b[1ms0b\u001b[22m');
-    expect(stripAnsi(out)).toBe(renderClusterTable(asClusterInfo(info), false));
+    expect(out).toContain('\u001b[33mpaused\u001b[39m');
+    expect(stripAnsi(out)).toBe(renderClusterTable(asClusterInfo(info), false, NOW));
   });
 
   it('refuses an answer without shards[].nodes[]', () => {

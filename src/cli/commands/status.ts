@@ -9,7 +9,7 @@ import { useColor } from '../table.ts';
 // from the router's GET /v1/_cluster (open endpoint, no secret needed).
 
 export const command: Command = {
-  summary: 'print the cluster table: shards, nodes, role, term, lastSeq, lag, health',
+  summary: 'print the cluster table: per node role, term, lastSeq, lag, health, commitSeq, rollbacks; per shard commit point, paused writes, last election',
   options: {
     router: { type: 'string' },
     config: { type: 'string' },
