@@ -2,6 +2,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../core/config/index.ts';
 import { ManagedProcess, describeExit, type ProcessSpec } from './managed-process.ts';
+import { livePidFromFile, terminatePid } from './pid-file.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -33,6 +34,12 @@ export interface LaunchOptions {
   onLine?: (name: string, line: string, stream: 'stdout' | 'stderr') => void;
   /** A child exited after start-up (not during stop()). */
   onExit?: (name: string, how: string) => void;
+  /**
+   * stop()/kill() found a node of the config running from its data dir that
+   * is not our child (e.g. restarted detached by `npm run failover-test`),
+   * and ended it.
+   */
+  onStray?: (nodeId: string, pid: number, how: 'terminated' | 'killed' | 'gone') => void;
   /** Script run instead of bin/tessera.mjs (a stand-in, in tests). */
   entry?: string;
   /** Aborting during start-up stops every child and rejects (Ctrl-C while waiting for readiness). */
@@ -51,6 +58,27 @@ export interface RunningCluster {
 }
 
 const graceMsOnAbort = 5_000;
+
+/**
+ * Nodes of `config` that run from their data dir (`<dataDir>/<id>/tessera.pid`)
+ * but are not one of `ours`: a node restarted outside the launcher. The pid
+ * file is trusted only when /proc/<pid>/cmdline is `tessera shard ... <id>`
+ * (livePidFromFile), so a PID reused by an unrelated process is never signalled.
+ */
+export function strayNodes(config: Readonly<Config>, ours: ReadonlyMap<string, ManagedProcess> | Record<string, ManagedProcess>): Array<{ nodeId: string; pid: number }> {
+  const mine = ours instanceof Map ? ours : new Map(Object.entries(ours));
+  const out: Array<{ nodeId: string; pid: number }> = [];
+  for (const shard of config.shards) {
+    for (const node of shard.nodes) {
+      const pid = livePidFromFile(join(config.dataDir, node.id, 'tessera.pid'), ['shard', node.id]);
+      if (pid === null) continue;
+      const child = mine.get(node.id);
+      if (child?.running && child.pid === pid) continue;
+      out.push({ nodeId: node.id, pid });
+    }
+  }
+  return out;
+}
 
 /** The spec of one `tessera shard` child (restartable through its ManagedProcess). */
 export function nodeSpec(configPath: string, nodeId: string, o: Pick<LaunchOptions, 'env' | 'logLevel' | 'startTimeoutMs' | 'entry'> & { onLine?: ProcessSpec['onLine'] } = {}): ProcessSpec {
@@ -99,17 +127,24 @@ export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster
 
   const closeFiles = () => Promise.all(files.splice(0).map((f) => new Promise<void>((r) => f.end(() => r()))));
   const closeProxies = () => Promise.all(Object.values(proxies).map((p) => p.close()));
+  // The cluster owns every node of its config that runs from its data dirs,
+  // including one restarted detached by the failover script: leaving it
+  // behind would hold its port against the next `npm start`.
+  const endStrays = (graceMs: number) => Promise.all(strayNodes(opts.config, nodes).map(async ({ nodeId, pid }) => {
+    const how = await terminatePid(pid, graceMs);
+    opts.onStray?.(nodeId, pid, how);
+  }));
   const stop = async (graceMs = 5_000) => {
     stopping = true;
     // Router first: it stops sending writes before the nodes go away.
     await router.stop(graceMs);
-    await Promise.all(Object.values(nodes).map((p) => p.stop(graceMs)));
+    await Promise.all([...Object.values(nodes).map((p) => p.stop(graceMs)), endStrays(graceMs)]);
     await closeProxies();
     await closeFiles();
   };
   const kill = async () => {
     stopping = true;
-    await Promise.all(all.map((p) => p.kill('SIGKILL')));
+    await Promise.all([...all.map((p) => p.kill('SIGKILL')), endStrays(0)]);
     await closeProxies();
     await closeFiles();
   };

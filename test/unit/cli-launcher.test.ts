@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchCluster } from '../../src/launch/cluster.ts';
-import { writeTestConfig } from '../harness/index.ts';
+import { waitFor, writeTestConfig } from '../harness/index.ts';
 import { writeFakeTessera } from '../harness/fake-tessera.ts';
 
 // launchCluster with a stand-in for bin/tessera.mjs whose router turns ready
@@ -102,6 +103,38 @@ describe('launchCluster', () => {
       await expect(fetch(tc.routerUrl)).rejects.toThrow();
       await expect(fetch(tc.nodeUrls.s0a!)).rejects.toThrow();
     } finally {
+      await tc.cleanup();
+    }
+  });
+
+  it('stop() also ends a node of its config restarted outside it from its data dir (the failover script\'s case), and nothing else', async () => {
+    const tc = await writeTestConfig({ shards: 1, nodesPerShard: 3 });
+    const strays: string[] = [];
+    const others: number[] = [];
+    try {
+      const c = await launchCluster({
+        configPath: tc.path, config: tc.config, entry: fake, env: {}, onStray: (id, pid, how) => strays.push(`${id} ${pid} ${how}`),
+      });
+      // What `npm run failover-test` does: SIGKILL the node, restart it detached (it outlives its parent).
+      await c.nodes.s0a!.kill();
+      const detached = spawn(process.execPath, [fake, 'shard', '--config', tc.path, '--node', 's0a'], { detached: true, stdio: 'ignore' });
+      detached.unref();
+      const pidFile = join(tc.dataDir, 's0a', 'tessera.pid');
+      await waitFor(() => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')) === detached.pid, { timeoutMs: 10_000, message: 'the detached s0a to write its pid file' });
+      expect(alive(detached.pid!)).toBe(true);
+      // A stale pid file naming an unrelated live process must not get it signalled.
+      const unrelated = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      others.push(unrelated.pid!);
+      writeFileSync(join(tc.dataDir, 's0b', 'tessera.pid'), String(unrelated.pid));
+
+      await c.stop(2000);
+      await waitFor(() => !alive(detached.pid!), { timeoutMs: 5_000, message: 'the detached s0a to be gone' });
+      expect(strays).toEqual([`s0a ${detached.pid} terminated`]);
+      // It stopped cleanly (SIGTERM first): a real node removes its pid file then.
+      expect(existsSync(pidFile)).toBe(false);
+      expect(alive(unrelated.pid!)).toBe(true);
+    } finally {
+      for (const pid of others) if (alive(pid)) process.kill(pid, 'SIGKILL');
       await tc.cleanup();
     }
   });

@@ -50,6 +50,7 @@ export const command: Command = {
             const shown = terminalLine(name, line);
             if (shown !== null) say(shown);
           },
+          onStray: (nodeId, pid, how) => say(`[${nodeId}] ${how === 'killed' ? 'killed' : 'stopped'} pid ${pid}: it ran from this cluster's data dir without being started by it (e.g. restarted by npm run failover-test)`),
           onExit: (name, how) => {
             say(`[${name}] exited (${how})`);
             if (name === 'router') wake();
