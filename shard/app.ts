@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from '../src/core/config/index.ts';
 import { TesseraError } from '../src/core/errors.ts';
+import { shardFor } from '../src/core/hash.ts';
 import { installErrorHandling } from '../src/core/http/error-handler.ts';
 import type { Logger } from '../src/core/logger.ts';
 import { installRequestMetrics, type Registry } from '../src/core/metrics.ts';
@@ -57,15 +58,26 @@ export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
     });
   }
   const secret = deps.config.cluster.secret;
+  // A node holds only its own shard's documents (DESIGN §5.3 placement).
+  const shardCount = deps.config.shards.length;
+  const owns = (id: string) => shardFor(id, shardCount) === deps.store.shardId;
+  const newId = deps.newId ?? (() => randomUUID());
   await app.register(healthRoutes, { store: deps.store });
   await app.register(documentRoutes, {
     store: deps.store,
     commit: deps.commit,
     secret,
     maxDocBytes,
-    newId: deps.newId ?? (() => randomUUID()),
+    owns,
+    // An id made here (an operator's POST straight to a node) must land on this shard too.
+    newId: () => {
+      for (;;) {
+        const id = newId();
+        if (owns(id)) return id;
+      }
+    },
   });
-  await app.register(replicationRoutes, { prefix: REPLICATION_PREFIX, store: deps.store, secret, maxBatchBytes: MAX_BATCH_BYTES });
+  await app.register(replicationRoutes, { prefix: REPLICATION_PREFIX, store: deps.store, secret, owns, maxBatchBytes: MAX_BATCH_BYTES });
   const registry = deps.registry;
   if (registry) {
     await app.register(async (scope) => {

@@ -17,6 +17,8 @@ export interface DocumentRoutesDeps {
   commit: GroupCommit;
   secret: string;
   maxDocBytes: number;
+  /** Whether a document id belongs to this node's shard. */
+  owns: (id: string) => boolean;
   newId: () => string;
 }
 
@@ -61,6 +63,11 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     return body;
   };
 
+  const ownId = (id: string, path: string): string => {
+    if (!deps.owns(id)) throw errors.badRequest(`${path}: document ${id} belongs to another shard`, { path });
+    return id;
+  };
+
   const send = <B>(reply: FastifyReply, r: WriteResult<B>, stamped: boolean): FastifyReply => {
     reply.status(r.status);
     return reply.send(stamped ? { ...r.body, entries: r.entries } : r.body);
@@ -89,7 +96,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     { schema: { params: dbParams, body: docWriteBody } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
-      const id = req.body.id ?? deps.newId();
+      const id = req.body.id === undefined ? deps.newId() : ownId(req.body.id, 'body.id');
       const body = docBodyOf(req, req.body);
       const rev = revOf(req, req.body.rev);
       const r = await commit.run(() => store.putDoc(req.params.db, id, rev, body, guard));
@@ -103,6 +110,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     { schema: { params: docParams, body: docWriteBody } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
+      ownId(req.params.id, 'params.id');
       const body = docBodyOf(req, req.body);
       const rev = revOf(req, req.body.rev);
       return send(reply, await commit.run(() => store.putDoc(req.params.db, req.params.id, rev, body, guard)), stamped);
@@ -114,6 +122,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     { schema: { params: docParams, querystring: { type: 'object', properties: { rev: { type: 'string' } } } } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
+      ownId(req.params.id, 'params.id');
       const rev = revOf(req, req.query.rev);
       if (rev === undefined) throw errors.badRequest('querystring.rev: a delete needs the current rev (?rev= or If-Match)', { path: 'querystring.rev' });
       return send(reply, await commit.run(() => store.deleteDoc(req.params.db, req.params.id, rev, guard)), stamped);
@@ -140,6 +149,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       const docs = req.body.docs.map((d) => ({ ...d, id: d.id ?? deps.newId() }));
       // Docs refused before the store sees them keep their place in the answer.
       const refused = docs.map((d): BulkItem | null => {
+        if (!deps.owns(d.id)) return { id: d.id, error: 'bad_request', reason: `document ${d.id} belongs to another shard` };
         if (d.deleted === true) return null;
         if (d.data === undefined) return { id: d.id, error: 'bad_request', reason: 'data is required unless deleted' };
         if (Buffer.byteLength(JSON.stringify(docBody(d))) > maxDocBytes) {

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { POSITIVE_UINT_PATTERN, UINT_PATTERN } from '../../src/core/doc/names.ts';
+import { MAX_SEQ, MAX_TERM, termStepError } from '../../src/core/bounds.ts';
 import { errors } from '../../src/core/errors.ts';
 import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/core/protocol.ts';
 import type { Store } from '../store/index.ts';
@@ -15,18 +16,26 @@ import { checkCommitHeader } from './write-headers.ts';
 export interface ReplicationRoutesDeps {
   store: Store;
   secret: string;
+  /** Whether a document id belongs to this node's shard (entries of another shard are refused). */
+  owns: (id: string) => boolean;
   /** Upper bound for a replicate batch body. */
   maxBatchBytes: number;
 }
 
-const nat = { type: 'integer', minimum: 0 } as const;
+// Bounded (src/core/bounds.ts): no request can move a node to a term or seq
+// the next step cannot exceed. Bodies are not closed to unknown fields: the
+// replication bodies may grow (DESIGN §5.2), and an older node must keep
+// taking a newer router's batches.
+const seqN = { type: 'integer', minimum: 0, maximum: MAX_SEQ } as const;
+const termN = { type: 'integer', minimum: 0, maximum: MAX_TERM } as const;
+const termP = { type: 'integer', minimum: 1, maximum: MAX_TERM } as const;
 
 const entrySchema = {
   type: 'object',
   required: ['seq', 'term', 'op', 'db', 'id', 'rev', 'doc', 'ts'],
   properties: {
-    seq: { type: 'integer', minimum: 1 },
-    term: nat,
+    seq: { type: 'integer', minimum: 1, maximum: MAX_SEQ },
+    term: termN,
     op: { type: 'string', enum: ['put', 'db_create', 'db_delete', 'noop'] },
     db: { type: 'string' },
     id: { type: 'string' },
@@ -40,6 +49,12 @@ const entrySchema = {
     ts: { type: 'number' },
   },
 } as const;
+
+/** 400 when a request would jump the node's term by more than MAX_TERM_STEP. */
+function checkTermStep(store: Store, term: number, path: string): void {
+  const why = termStepError(store.meta().term, term);
+  if (why) throw errors.badRequest(`${path}: ${why}`, { path });
+}
 
 export async function replicationRoutes(app: FastifyInstance, deps: ReplicationRoutesDeps): Promise<void> {
   const { store } = deps;
@@ -60,31 +75,39 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
         type: 'object',
         required: ['term', 'primaryId', 'commitSeq', 'prevSeq', 'prevTerm', 'entries'],
         properties: {
-          term: { type: 'integer', minimum: 1 },
+          term: termP,
           primaryId: { type: 'string', minLength: 1 },
-          commitSeq: nat,
-          prevSeq: nat,
-          prevTerm: nat,
+          commitSeq: seqN,
+          prevSeq: seqN,
+          prevTerm: termN,
           truncate: { type: 'boolean' },
-          primaryLastSeq: nat,
+          primaryLastSeq: seqN,
           entries: { type: 'array', items: entrySchema },
         },
       },
     },
-  }, async (req) => store.replicate(req.body));
+  }, async (req) => {
+    checkTermStep(store, req.body.term, 'body.term');
+    const i = req.body.entries.findIndex((e) => e.op === 'put' && !deps.owns(e.id));
+    if (i >= 0) throw errors.badRequest(`body.entries[${i}].id: document ${req.body.entries[i]!.id} belongs to another shard`, { path: `body.entries[${i}].id` });
+    return store.replicate(req.body);
+  });
 
   app.post<{ Body: VoteRequest }>('/vote', {
     schema: {
       body: {
         type: 'object',
         required: ['term', 'candidateId', 'lastTerm', 'lastSeq'],
-        properties: { term: { type: 'integer', minimum: 1 }, candidateId: { type: 'string', minLength: 1 }, lastTerm: nat, lastSeq: nat },
+        properties: { term: termP, candidateId: { type: 'string', minLength: 1 }, lastTerm: termN, lastSeq: seqN },
       },
     },
-  }, async (req) => store.vote(req.body));
+  }, async (req) => {
+    checkTermStep(store, req.body.term, 'body.term');
+    return store.vote(req.body);
+  });
 
   app.post<{ Body: PromoteRequest }>('/promote', {
-    schema: { body: { type: 'object', required: ['term'], properties: { term: { type: 'integer', minimum: 1 } } } },
+    schema: { body: { type: 'object', required: ['term'], properties: { term: termP } } },
   }, async (req) => store.promote(req.body));
 
   app.get<{ Querystring: { since?: string; limit?: string; meta?: string } }>('/wal', {
@@ -97,6 +120,7 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
   }, async (req, reply) => {
     const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
     if (limit < 1 || limit > 10000) throw errors.badRequest('querystring.limit: must be 1..10000', { path: 'querystring.limit' });
+    if (Number(req.query.since ?? 0) > MAX_SEQ) throw errors.badRequest(`querystring.since: must be at most ${MAX_SEQ}`, { path: 'querystring.since' });
     const metaOnly = req.query.meta === '1' || req.query.meta === 'true';
     return reply.type('application/json; charset=utf-8').send(store.walJson(Number(req.query.since ?? 0), limit, metaOnly));
   });
@@ -114,6 +138,9 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
       },
     },
   }, async (req) => {
+    const term = Number(req.query.term);
+    if (term > MAX_TERM) throw errors.badRequest(`querystring.term: must be at most ${MAX_TERM}`, { path: 'querystring.term' });
+    checkTermStep(store, term, 'querystring.term');
     store.beginSnapshot(Number(req.query.term));
     try {
       await stageSnapshot(req.body as NodeJS.ReadableStream | undefined, (chunk) => store.stageSnapshot(chunk));

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { MAX_SEQ, MAX_TERM } from '../../src/core/bounds.ts';
 import { uintHeader } from '../../src/core/http/headers.ts';
 import { COMMIT_HEADER, KEEP_HEADER, TERM_HEADER } from '../../src/core/protocol.ts';
 import type { Store, WriteGuard } from '../store/index.ts';
@@ -8,9 +9,9 @@ import type { Store, WriteGuard } from '../store/index.ts';
  * and keep points it piggybacks, which the store takes note of.
  */
 export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGuard; stamped: boolean } {
-  const term = uintHeader(req.headers, TERM_HEADER);
-  const commit = uintHeader(req.headers, COMMIT_HEADER);
-  const keep = uintHeader(req.headers, KEEP_HEADER);
+  const term = uintHeader(req.headers, TERM_HEADER, MAX_TERM);
+  const commit = uintHeader(req.headers, COMMIT_HEADER, MAX_SEQ);
+  const keep = uintHeader(req.headers, KEEP_HEADER, MAX_SEQ);
   if (commit !== undefined) {
     store.checkCommitFloor(commit);
     store.noteCommitSeq(commit);
@@ -25,6 +26,6 @@ export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGua
  * replica's log past its match point may still hold entries to roll back.
  */
 export function checkCommitHeader(req: FastifyRequest, store: Store): void {
-  const commit = uintHeader(req.headers, COMMIT_HEADER);
+  const commit = uintHeader(req.headers, COMMIT_HEADER, MAX_SEQ);
   if (commit !== undefined) store.checkCommitFloor(commit);
 }

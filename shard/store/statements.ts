@@ -13,7 +13,7 @@ export function prepare(db: Db) {
     setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     lastEntry: p('SELECT seq, term FROM log ORDER BY seq DESC LIMIT 1'),
     termAt: p('SELECT term FROM log WHERE seq = ?'),
-    tailFrom: p('SELECT seq, term FROM log WHERE seq >= ? ORDER BY seq'),
+    tailFrom: p('SELECT seq, term, rev FROM log WHERE seq >= ? ORDER BY seq'),
     insertLog: p('INSERT INTO log (seq, term, op, db, id, rev, doc, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     walPage: p('SELECT seq, term, op, db, id, rev, doc, ts FROM log WHERE seq > ? ORDER BY seq LIMIT ?'),
     entriesAfter: p('SELECT seq, term, op, db, id FROM log WHERE seq > ? ORDER BY seq'),

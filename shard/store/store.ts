@@ -5,7 +5,7 @@ import type {
   LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
   VoteRequest, VoteResponse,
 } from '../../src/core/protocol.ts';
-import { decidePromote, decideReplicate, decideVote, planTrim } from '../../src/rules/index.ts';
+import { decidePromote, decideReplicate, decideVote, planTrim, type TailEntry } from '../../src/rules/index.ts';
 import { StoreContext, type Meta } from './context.ts';
 import { appendEntry, rollbackAfter, walJson } from './log.ts';
 import { Queries, type ListQuery } from './queries.ts';
@@ -234,7 +234,7 @@ export class Store {
       const meta = ctx.meta();
       const last = ctx.last(meta);
       const from = Math.max(req.prevSeq, meta.baseSeq + 1);
-      const tail = ctx.q.tailFrom.all(from) as Array<{ seq: number; term: number }>;
+      const tail = ctx.q.tailFrom.all(from) as TailEntry[];
       const plan = decideReplicate({
         self: this.nodeId, term: meta.term, votedFor: meta.votedFor, role: meta.role, primaryId: meta.primaryId,
         lastSeq: last.seq, lastTerm: last.term, baseSeq: meta.baseSeq, baseTerm: meta.baseTerm,
@@ -245,7 +245,11 @@ export class Store {
         return { error: new TesseraError('stale_term', `sender term ${req.term}, node term ${meta.term}`, { term: plan.term, primaryId: plan.primaryId }) };
       }
       this.#adopt(meta, plan.adopt);
-      if (plan.kind === 'gap') return { error: new TesseraError('gap', undefined, { ...plan.details }) };
+      if (plan.kind === 'gap') {
+        // Persisted, so the router installs a snapshot from the primary (shard/DESIGN.md "Replicate").
+        if (plan.diverged) ctx.setMeta({ needsSnapshot: true });
+        return { error: new TesseraError('gap', plan.diverged ? 'an entry with this (seq, term) but another rev is in the log' : undefined, { ...plan.details }) };
+      }
       let rolledBack = 0;
       if (plan.rollbackAfter !== null) {
         rolledBack = rollbackAfter(ctx, plan.rollbackAfter, req.term);

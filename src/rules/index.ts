@@ -6,7 +6,7 @@ export { findMatchSeq } from './log-match.ts';
 export { majority, quorumSeq, acksFor, advanceCommit, tallyVotes, type Tally } from './quorum.ts';
 export { decideVote, type VoterState, type VoteDecision } from './vote.ts';
 export { decidePromote, type PromoteDecision } from './promote.ts';
-export { decideReplicate, type ReplicaState, type Adoption, type ReplicatePlan } from './replicate.ts';
+export { decideReplicate, type ReplicaState, type Adoption, type ReplicatePlan, type TailEntry } from './replicate.ts';
 export { planWrite, makeDoc, type Head, type WriteRequest, type WritePlan } from './write-plan.ts';
 export { planTrim, type TrimInput } from './trim.ts';
 export { planElection, type ElectionInput, type ElectionPlan } from './election.ts';

@@ -29,7 +29,12 @@ export interface Adoption {
 export type ReplicatePlan =
   | { kind: 'invalid'; reason: string }
   | { kind: 'stale_term'; term: number; primaryId: string | null }
-  | { kind: 'gap'; adopt: Adoption; details: GapDetails }
+  /**
+   * `diverged`: a local entry has the batch's (seq, term) but another rev —
+   * one of the two was not written by that term's primary. The node cannot
+   * tell which, so it persists needsSnapshot and is repaired from the primary.
+   */
+  | { kind: 'gap'; adopt: Adoption; details: GapDetails; diverged?: true }
   | {
     kind: 'apply';
     adopt: Adoption;
@@ -42,11 +47,15 @@ export type ReplicatePlan =
     commitSeq: number;
   };
 
+/** A local entry's position and rev (`''` for db and noop entries). */
+export type TailEntry = SeqTerm & { rev: string };
+
 /**
- * `tail` holds `(seq, term)` of every local entry with seq >= max(prevSeq,
- * baseSeq + 1), in order — the only part of the log the decision reads.
+ * `tail` holds `(seq, term, rev)` of every local entry with seq >=
+ * max(prevSeq, baseSeq + 1), in order — the only part of the log the
+ * decision reads.
  */
-export function decideReplicate(state: ReplicaState, tail: ReadonlyArray<SeqTerm>, req: ReplicateRequest): ReplicatePlan {
+export function decideReplicate(state: ReplicaState, tail: ReadonlyArray<TailEntry>, req: ReplicateRequest): ReplicatePlan {
   if (req.term < state.term) return { kind: 'stale_term', term: state.term, primaryId: state.primaryId };
   // Two primaries in one term cannot both be legitimate: refuse, never merge.
   if (req.term === state.term && state.role === 'primary') return { kind: 'stale_term', term: state.term, primaryId: state.self };
@@ -67,7 +76,11 @@ export function decideReplicate(state: ReplicaState, tail: ReadonlyArray<SeqTerm
   if (state.needsSnapshot) return gap(true);
 
   const termAt = new Map<number, number>();
-  for (const e of tail) termAt.set(e.seq, e.term);
+  const revAt = new Map<number, string>();
+  for (const e of tail) {
+    termAt.set(e.seq, e.term);
+    revAt.set(e.seq, e.rev);
+  }
   termAt.set(state.baseSeq, state.baseTerm);
   const localTerm = (seq: number): number | undefined => termAt.get(seq);
 
@@ -86,7 +99,16 @@ export function decideReplicate(state: ReplicaState, tail: ReadonlyArray<SeqTerm
       appendFrom = i;
       break;
     }
-    if (localTerm(e.seq) === e.term) continue; // re-delivery
+    if (localTerm(e.seq) === e.term) {
+      // A re-delivery only when it is the same entry: one term's primary
+      // writes one entry per seq, so another rev here is a forged or buggy
+      // entry (ours or the batch's). Skipping it would fork the shard for good.
+      if (revAt.get(e.seq) === e.rev) continue;
+      return {
+        kind: 'gap', adopt, diverged: true,
+        details: { lastSeq: state.lastSeq, lastTerm: state.lastTerm, mismatch: true, needsSnapshot: true },
+      };
+    }
     rollbackAfter = e.seq - 1;
     appendFrom = i;
     break;

@@ -90,7 +90,8 @@ export function replicateRule(n: ModelNode, req: ModelReplicate): ModelReplicate
     baseSeq: 0, baseTerm: 0, commitSeq: 0, needsSnapshot: false,
   };
   const entries: LogEntry[] = req.entries.map((e) => ({ ...e, op: 'noop', db: '', id: '', rev: '', doc: null, ts: 0 }));
-  const plan = decideReplicate(state, n.log.slice(Math.max(0, req.prevSeq - 1)), { ...req, commitSeq: 0, entries });
+  const tail = n.log.slice(Math.max(0, req.prevSeq - 1)).map((e) => ({ ...e, rev: '' }));
+  const plan = decideReplicate(state, tail, { ...req, commitSeq: 0, entries });
   if (plan.kind === 'invalid') throw new Error(`model sent an invalid batch: ${plan.reason}`);
   if (plan.kind === 'stale_term') return { ok: false, error: 'stale_term', term: plan.term };
   n.term = plan.adopt.term;

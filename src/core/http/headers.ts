@@ -12,11 +12,13 @@ export function ifMatch(headers: IncomingHttpHeaders): string | undefined {
 
 const uint = new RegExp(UINT_PATTERN);
 
-/** A non-negative integer header, undefined when absent; 400 naming the header otherwise. */
-export function uintHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
+/** A non-negative integer header up to `max`, undefined when absent; 400 naming the header otherwise. */
+export function uintHeader(headers: IncomingHttpHeaders, name: string, max: number): number | undefined {
   const raw = headers[name];
   if (raw === undefined) return undefined;
   const v = Array.isArray(raw) ? raw[0] : raw;
-  if (v === undefined || !uint.test(v)) throw errors.badRequest(`headers.${name}: must be a non-negative integer`, { path: `headers.${name}` });
+  if (v === undefined || !uint.test(v) || Number(v) > max) {
+    throw errors.badRequest(`headers.${name}: must be an integer in 0..${max}`, { path: `headers.${name}` });
+  }
   return Number(v);
 }

@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decideReplicate, type ReplicaState } from '../../../src/rules/replicate.ts';
+import { decideReplicate, type ReplicaState, type TailEntry } from '../../../src/rules/replicate.ts';
 import type { LogEntry, ReplicateRequest } from '../../../src/core/protocol.ts';
-import type { SeqTerm } from '../../../src/core/protocol.ts';
 
 const entry = (seq: number, term: number): LogEntry => ({ seq, term, op: 'noop', db: '', id: '', rev: '', doc: null, ts: 0 });
 /** Local log terms for seqs 1..n. */
-function local(terms: number[], over: Partial<ReplicaState> = {}): { state: ReplicaState; tail: SeqTerm[] } {
-  const tail = terms.map((term, i) => ({ seq: i + 1, term }));
+function local(terms: number[], over: Partial<ReplicaState> = {}): { state: ReplicaState; tail: TailEntry[] } {
+  const tail = terms.map((term, i) => ({ seq: i + 1, term, rev: '' }));
   const last = tail.at(-1) ?? { seq: 0, term: 0 };
   return {
     state: { self: 'r', term: 2, votedFor: null, role: 'replica', primaryId: 'p', lastSeq: last.seq, lastTerm: last.term, baseSeq: 0, baseTerm: 0, commitSeq: 0, needsSnapshot: false, ...over },
@@ -52,6 +51,21 @@ describe('decideReplicate', () => {
   it('a duplicate batch is a no-op', () => {
     const { state, tail } = local([1, 2, 2]);
     expect(decideReplicate(state, tail, req(1, 1, [2, 2]))).toMatchObject({ kind: 'apply', rollbackAfter: null, appendFrom: 2 });
+  });
+
+  it('a re-delivery is a no-op only when it is the same entry: another rev at the same (seq, term) is a divergence', () => {
+    const { state, tail } = local([1, 2, 2]);
+    tail[2]!.rev = '1-aaa';
+    const same = req(2, 2, [2]);
+    same.entries[0]!.rev = '1-aaa';
+    expect(decideReplicate(state, tail, same)).toMatchObject({ kind: 'apply', rollbackAfter: null, appendFrom: 1 });
+    // A forged entry took seq 3 first; the primary's real one must not be skipped as a re-delivery.
+    const real = req(2, 2, [2, 2]);
+    real.entries[0]!.rev = '1-bbb';
+    const plan = decideReplicate(state, tail, real);
+    expect(plan).toMatchObject({ kind: 'gap', diverged: true, details: { mismatch: true, needsSnapshot: true, lastSeq: 3 } });
+    // The term is still adopted (the node learns the sender's term even when it refuses).
+    expect(plan).toMatchObject({ adopt: { term: 2, primaryId: 'p' } });
   });
 
   it('appends the new part of an overlapping batch', () => {
@@ -108,7 +122,7 @@ describe('decideReplicate', () => {
         // Primary at term 3: shares a prefix of term-1 entries, then its own.
         const common = replicaTerms.filter((t) => t === 1).length;
         const primary = [...Array(common).fill(1), ...Array(primaryLen).fill(3)] as number[];
-        let log = replicaTerms.map((term, i) => ({ seq: i + 1, term }));
+        let log = replicaTerms.map((term, i) => ({ seq: i + 1, term, rev: '' }));
         let match = 0;
         for (let guard = 0; guard < 50 && match < primary.length; guard++) {
           const prevSeq = Math.min(match, log.length);
@@ -127,7 +141,7 @@ describe('decideReplicate', () => {
           expect(plan.kind).toBe('apply');
           if (plan.kind !== 'apply') return;
           if (plan.rollbackAfter !== null) log = log.filter((e) => e.seq <= plan.rollbackAfter!);
-          for (const e of r.entries.slice(plan.appendFrom)) log.push({ seq: e.seq, term: e.term });
+          for (const e of r.entries.slice(plan.appendFrom)) log.push({ seq: e.seq, term: e.term, rev: e.rev });
           match = plan.batchEnd;
         }
         if (primary.length === 0) return;
