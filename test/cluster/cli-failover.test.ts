@@ -22,10 +22,11 @@ function tessera(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   });
 }
 
-/** The table's rows as arrays of cells (header dropped). */
+/** The node table's rows as arrays of cells (header dropped). */
 function tableRows(stdout: string): string[][] {
-  const lines = stdout.trim().split('\n');
-  expect(lines[0]!.trim().split(/\s+/)).toEqual(['SHARD', 'NODE', 'ROLE', 'TERM', 'LASTSEQ', 'LAG', 'HEALTH']);
+  // The node table comes first; the shard table follows after a blank line.
+  const lines = stdout.trim().split('\n\n')[0]!.split('\n');
+  expect(lines[0]!.trim().split(/\s+/)).toEqual(['SHARD', 'NODE', 'ROLE', 'TERM', 'LASTSEQ', 'LAG', 'HEALTH', 'COMMITSEQ', 'ROLLBACKS']);
   return lines.slice(1).map((l) => l.trim().split(/\s+/));
 }
 
