@@ -2,7 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { TesseraError } from '../src/core/errors.ts';
 import type { Clock } from '../src/core/clock.ts';
 import type { Config } from '../src/core/config/index.ts';
-import { installErrorHandling } from '../src/core/http/error-handler.ts';
+import { clientErrorHandler, installErrorHandling } from '../src/core/http/error-handler.ts';
+import { installJsonBodies } from '../src/core/http/json-body.ts';
 import { installOpenApi, packageVersion } from '../src/core/http/openapi.ts';
 import type { Logger } from '../src/core/logger.ts';
 import { installMetrics, type Registry, type RouterMetrics } from '../src/core/metrics.ts';
@@ -42,9 +43,12 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     frameworkErrors: (err, _req, reply) => {
       void (reply as FastifyReply).code(400).send(new TesseraError('bad_request', err.message).toBody());
     },
+    // Errors of the HTTP parser itself (NUL bytes, CL+TE, oversized headers) too.
+    clientErrorHandler,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
-  installErrorHandling(app);
+  installErrorHandling(app, { maxDocBytes: config.limits.maxDocBytes });
+  installJsonBodies(app);
   // Before every route: the document is collected from the routes registered after it.
   installOpenApi(app, {
     title: 'Tessera router',

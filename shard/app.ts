@@ -3,7 +3,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Config } from '../src/core/config/index.ts';
 import { TesseraError } from '../src/core/errors.ts';
 import { shardFor } from '../src/core/hash.ts';
-import { installErrorHandling } from '../src/core/http/error-handler.ts';
+import { clientErrorHandler, installErrorHandling } from '../src/core/http/error-handler.ts';
+import { installJsonBodies } from '../src/core/http/json-body.ts';
 import type { Logger } from '../src/core/logger.ts';
 import { installRequestMetrics, type Registry } from '../src/core/metrics.ts';
 import { REPLICATION_PREFIX } from '../src/core/protocol.ts';
@@ -45,11 +46,14 @@ export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
     frameworkErrors: (err, _req, reply) => {
       void (reply as FastifyReply).code(400).send(new TesseraError('bad_request', err.message).toBody());
     },
+    // Errors of the HTTP parser itself (NUL bytes, CL+TE, oversized headers) too.
+    clientErrorHandler,
     // Wrong types are the client's error, never silently coerced; query
     // strings are validated as digit patterns and converted by the handlers.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-  installErrorHandling(app);
+  installErrorHandling(app, { maxDocBytes });
+  installJsonBodies(app);
   // Before the route plugins, so the hook counts every one of them.
   if (deps.registry) installRequestMetrics(app, deps.registry);
   if (deps.logger) {

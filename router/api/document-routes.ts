@@ -1,6 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { bulkDocProblem, dataProblem } from '../../src/core/doc/check.ts';
+import { jsonProblem, MAX_BODY_DEPTH } from '../../src/core/doc/limits.ts';
+import { parseSearch } from '../../src/core/doc/search-query.ts';
 import { errors } from '../../src/core/errors.ts';
-import { ifMatch } from '../../src/core/http/headers.ts';
+import { ifMatch, noneMatchHit } from '../../src/core/http/headers.ts';
 import { readFromShard, type ReadMode } from './reader.ts';
 import {
   allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, find, listDbs, newDocId, search, type BulkDoc, type RouterContext,
@@ -17,27 +20,41 @@ type ChangesQs = { since?: string; limit?: string; feed?: 'normal' | 'longpoll';
 
 const docPath = (db: string, id: string) => `${dbPath(db)}/docs/${encodeURIComponent(id)}`;
 
+/** A `_search` query the nodes will accept (src/core/doc/search-query.ts), checked once here. */
+function checkedSearch(q: string): string {
+  const parsed = parseSearch(q);
+  if (!parsed.ok) throw errors.badRequest(`querystring.q: ${parsed.error} (see README "Full-text search")`, { path: 'querystring.q' });
+  return q;
+}
+
+/** 400 when a body holds a number, a depth or a key the store cannot keep exactly (src/core/doc/limits.ts). */
+function checked<T>(problem: string | null, value: T): T {
+  if (problem) throw errors.badRequest(problem, { path: problem.slice(0, problem.indexOf(':')) });
+  return value;
+}
+
 export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): FastifyPluginAsync {
   const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
 
   return async (app) => {
-    app.get('/v1/db', { schema: { summary: 'List databases (union over shards)', tags: ['databases'] } }, async () => listDbs(ctx));
+    app.get('/v1/db', { schema: { summary: 'List databases (union over shards)', tags: ['databases'], querystring: S.noQuery } }, async () => listDbs(ctx));
 
-    app.put<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams } }, async (req, reply) => {
+    app.put<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'PUT', req.params.db);
       return reply.status(r.status).send(r.body);
     });
 
-    app.delete<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams } }, async (req, reply) => {
+    app.delete<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'DELETE', req.params.db);
       return reply.status(r.status).send(r.body);
     });
 
-    app.get<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams } }, async (req) => dbInfo(ctx, req.params.db));
+    app.get<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req) => dbInfo(ctx, req.params.db));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/docs', {
-      schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, body: S.postDocBody },
+      schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.postDocBody },
     }, async (req, reply) => {
+      checked(dataProblem(req.body.data), null);
       const id = typeof req.body.id === 'string' ? req.body.id : newDocId();
       const rt = ctx.shards.forDoc(id);
       const r = await writeToShard(ctx, rt, { method: 'POST', path: `${dbPath(req.params.db)}/docs`, body: { ...req.body, id } }, deadline());
@@ -46,8 +63,9 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.put<{ Params: DocParams; Body: Record<string, unknown> }>('/v1/db/:db/docs/:id', {
-      schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, body: S.putDocBody },
+      schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, querystring: S.noQuery, body: S.putDocBody },
     }, async (req, reply) => {
+      checked(dataProblem(req.body.data), null);
       const { db, id } = req.params;
       const match = ifMatch(req.headers);
       const r = await writeToShard(ctx, ctx.shards.forDoc(id), {
@@ -62,6 +80,11 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
       const { db, id } = req.params;
       const path = req.query.rev ? `${docPath(db, id)}?rev=${encodeURIComponent(req.query.rev)}` : docPath(db, id);
       const r = await readFromShard({ clock: ctx.clock, readQuorum: ctx.readQuorum }, ctx.shards.forDoc(id), path, req.query.read ?? 'primary', deadline());
+      const rev = (r.body as { rev?: unknown } | null)?.rev;
+      if (typeof rev === 'string') {
+        reply.header('etag', `"${rev}"`);
+        if (noneMatchHit(req.headers, rev)) return reply.status(304).send();
+      }
       return reply.status(r.status).send(r.body);
     });
 
@@ -77,8 +100,20 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
 
     app.post<{ Params: DbParams; Body: { docs: BulkDoc[] } }>('/v1/db/:db/_bulk_docs', {
       bodyLimit: bulkBodyLimit,
-      schema: { summary: 'Write many documents; one result per doc in request order', tags: ['documents'], params: S.dbParams, body: S.bulkBody },
-    }, async (req) => bulkDocs(ctx, req.params.db, req.body.docs));
+      schema: { summary: 'Write many documents; one result per doc in request order', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.bulkBody },
+    }, async (req) => {
+      // Each document is checked on its own: a bad one gets its own 400 result, the rest are written.
+      const { docs } = req.body;
+      const refused = docs.map((d, i) => {
+        const why = bulkDocProblem(d, `body.docs[${i}]`);
+        return why === null ? null : { id: typeof d.id === 'string' ? d.id : null, error: 'bad_request', reason: why };
+      });
+      const valid = docs.filter((_, i) => refused[i] === null);
+      // No document reaches a shard: the db must still exist (404 otherwise).
+      const written = valid.length > 0 ? await bulkDocs(ctx, req.params.db, valid) : (await dbInfo(ctx, req.params.db), []);
+      let k = 0;
+      return refused.map((item) => item ?? written[k++]);
+    });
 
     app.get<{ Params: DbParams; Querystring: { limit?: string; skip?: string; startAfter?: string; includeDeleted?: string } }>('/v1/db/:db/_all_docs', {
       schema: { summary: 'Documents ordered by id across shards, paged by startAfter', tags: ['queries'], params: S.dbParams, querystring: S.allDocsQuery },
@@ -93,17 +128,17 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/fields', {
-      schema: { summary: 'Find by data fields', tags: ['queries'], params: S.dbParams, body: S.findFieldsBody },
-    }, async (req) => find(ctx, req.params.db, 'fields', req.body ?? {}));
+      schema: { summary: 'Find by data fields', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findFieldsBody },
+    }, async (req) => find(ctx, req.params.db, 'fields', checked(jsonProblem(req.body, MAX_BODY_DEPTH), req.body ?? {})));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/tags', {
-      schema: { summary: 'Find by tags', tags: ['queries'], params: S.dbParams, body: S.findTagsBody },
+      schema: { summary: 'Find by tags', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findTagsBody },
     }, async (req) => find(ctx, req.params.db, 'tags', req.body ?? {}));
 
     app.get<{ Params: DbParams; Querystring: { q: string; skip?: string; limit?: string } }>('/v1/db/:db/_search', {
       schema: { summary: 'Full-text search over content', tags: ['queries'], params: S.dbParams, querystring: S.searchQuery },
     }, async (req) => search(ctx, req.params.db, {
-      q: req.query.q, skip: S.queryInt(req.query.skip, 'skip', 0, 0, 1_000_000), limit: S.queryInt(req.query.limit, 'limit', 100, 1, 1000),
+      q: checkedSearch(req.query.q), skip: S.queryInt(req.query.skip, 'skip', 0, 0, 1_000_000), limit: S.queryInt(req.query.limit, 'limit', 100, 1, 1000),
     }));
 
     app.get<{ Params: DbParams; Querystring: ChangesQs }>('/v1/db/:db/_changes', {

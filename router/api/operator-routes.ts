@@ -4,7 +4,7 @@ import { TesseraError } from '../../src/core/errors.ts';
 import { bearerChecker } from '../../src/core/http/auth.ts';
 import { describeShard, readiness } from '../failover/cluster-status.ts';
 import type { RouterContext } from './scatter.ts';
-import { shardParams } from './schemas.ts';
+import { noQuery, shardParams } from './schemas.ts';
 
 // Operator endpoints (DESIGN §4): liveness, readiness and the cluster table
 // are open and never include the secret; POST /v1/_cluster/... changes the
@@ -19,14 +19,14 @@ const failoverBody = {
 export function operatorRoutes(ctx: RouterContext, replication: Readonly<ReplicationConfig>, secret: string): FastifyPluginAsync {
   const authorized = bearerChecker(secret);
   return async (app) => {
-    app.get('/healthz', { schema: { summary: 'Liveness', tags: ['operator'] } }, async () => ({ ok: true }));
+    app.get('/healthz', { schema: { summary: 'Liveness', tags: ['operator'], querystring: noQuery } }, async () => ({ ok: true }));
 
-    app.get('/readyz', { schema: { summary: 'Ready when every shard has a primary and a reachable write quorum', tags: ['operator'] } }, async (_req, reply) => {
+    app.get('/readyz', { schema: { summary: 'Ready when every shard has a primary and a reachable write quorum', tags: ['operator'], querystring: noQuery } }, async (_req, reply) => {
       const r = readiness(ctx.shards.list.map((rt) => rt.facts()), ctx.clock.now(), replication);
       return reply.status(r.ready ? 200 : 503).send(r);
     });
 
-    app.get('/v1/_cluster', { schema: { summary: 'Shards and nodes: role, term, lastSeq, commitSeq, lag, health, rollbacks, last election', tags: ['operator'] } }, async () => {
+    app.get('/v1/_cluster', { schema: { summary: 'Shards and nodes: role, term, lastSeq, commitSeq, lag, health, rollbacks, last election', tags: ['operator'], querystring: noQuery } }, async () => {
       const now = ctx.clock.now();
       return {
         shards: ctx.shards.list.map((rt) => ({
@@ -43,6 +43,7 @@ export function operatorRoutes(ctx: RouterContext, replication: Readonly<Replica
         tags: ['operator'],
         security: [{ clusterSecret: [] }],
         params: shardParams,
+        querystring: noQuery,
         body: failoverBody,
       },
       // Before validation: an unauthenticated caller learns nothing about the body rules.

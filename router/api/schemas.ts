@@ -16,8 +16,11 @@ export { dbParams, docParams, bulkBody };
 export const putDocBody = docWriteBody;
 export const postDocBody = docWriteBody;
 
+/** Routes without query parameters still refuse unknown ones. */
+export const noQuery = { type: 'object', properties: {}, additionalProperties: false } as const;
+
 export const readQuery = {
-  type: 'object',
+  type: 'object', additionalProperties: false,
   properties: {
     read: { type: 'string', enum: [...READ_MODES], default: 'primary', description: 'primary (default) | any (may be stale) | quorum (newest of readQuorum copies)' },
     rev: { ...rev, description: 'An older revision, if still kept' },
@@ -25,11 +28,11 @@ export const readQuery = {
 } as const;
 
 export const deleteQuery = {
-  type: 'object', properties: { rev: { ...rev, description: 'Current revision (or If-Match)' } },
+  type: 'object', additionalProperties: false, properties: { rev: { ...rev, description: 'Current revision (or If-Match)' } },
 } as const;
 
 export const allDocsQuery = {
-  type: 'object',
+  type: 'object', additionalProperties: false,
   properties: {
     limit: limitQ, skip: skipQ,
     startAfter: { type: 'string', maxLength: 200, description: 'Return ids after this one (the previous page\'s next)' },
@@ -38,7 +41,7 @@ export const allDocsQuery = {
 } as const;
 
 export const findFieldsBody = {
-  type: 'object',
+  type: 'object', additionalProperties: false,
   properties: {
     equalsMap: { type: 'object', description: 'data fields that must equal these values (JSON types matter)' },
     numericField: { type: 'string', minLength: 1 },
@@ -51,17 +54,17 @@ export const findFieldsBody = {
 const tagList = { type: 'array', items: { type: 'string' }, maxItems: 1000 } as const;
 
 export const findTagsBody = {
-  type: 'object',
+  type: 'object', additionalProperties: false,
   properties: { allOf: tagList, anyOf: tagList, noneOf: tagList, skip, limit },
 } as const;
 
 export const searchQuery = {
-  type: 'object', required: ['q'],
+  type: 'object', required: ['q'], additionalProperties: false,
   properties: { q: { type: 'string', minLength: 1, maxLength: 1000 }, skip: skipQ, limit: limitQ },
 } as const;
 
 export const changesQuery = {
-  type: 'object',
+  type: 'object', additionalProperties: false,
   properties: {
     since: { type: 'string', maxLength: 4096, description: 'Opaque cursor (the previous answer\'s last); absent or 0 = from the start' },
     limit: limitQ,
@@ -71,7 +74,7 @@ export const changesQuery = {
 } as const;
 
 export const shardParams = {
-  type: 'object', required: ['id'], properties: { id: uintQuery('Shard id') },
+  type: 'object', required: ['id'], additionalProperties: false, properties: { id: uintQuery('Shard id') },
 } as const;
 
 /** A digit-string query value as a number in [min, max], `fallback` when absent; 400 with the path otherwise. */

@@ -2,7 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../src/core/errors.ts';
 import type { DocBody } from '../../src/core/doc/rev.ts';
 import { docBody } from '../../src/core/doc/body.ts';
-import { bulkBody, dbParams, docParams, docWriteBody, uintQuery } from '../../src/core/doc/schema.ts';
+import { bulkDocProblem, dataProblem } from '../../src/core/doc/check.ts';
+import { jsonProblem, MAX_BODY_DEPTH } from '../../src/core/doc/limits.ts';
+import { parseSearch } from '../../src/core/doc/search-query.ts';
+import { bulkBody, dbParams, docParams, docWriteBody, rev as revSchema, uintQuery } from '../../src/core/doc/schema.ts';
 import { ifMatch } from '../../src/core/http/headers.ts';
 import type { Store, GroupCommit, WriteResult, BulkDoc, BulkItem, FieldsQuery, TagsQuery } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
@@ -23,6 +26,21 @@ export interface DocumentRoutesDeps {
 }
 
 const intQ = uintQuery('non-negative integer');
+// Closed like the router's: an unknown field or parameter is a 400 naming it.
+const noQuery = { type: 'object', properties: {}, additionalProperties: false } as const;
+const revQuery = { type: 'object', properties: { rev: revSchema }, additionalProperties: false } as const;
+
+/** The FTS5 expression of a `_search` query; 400 naming the problem otherwise. */
+function searchExpression(q: string): string {
+  const parsed = parseSearch(q);
+  if (!parsed.ok) throw errors.badRequest(`querystring.q: ${parsed.error} (see README "Full-text search")`, { path: 'querystring.q' });
+  return parsed.fts;
+}
+
+/** 400 for a value the store cannot keep exactly (src/core/doc/limits.ts). */
+function check(problem: string | null): void {
+  if (problem) throw errors.badRequest(problem, { path: problem.slice(0, problem.indexOf(':')) });
+}
 const pageFields = {
   skip: { type: 'integer', minimum: 0 },
   limit: { type: 'integer', minimum: 1, maximum: 1000 },
@@ -56,6 +74,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
   app.addHook('onRequest', requireSecret(deps.secret));
 
   const docBodyOf = (req: FastifyRequest, b: { data: Record<string, unknown>; tags?: string[]; content?: string }): DocBody => {
+    check(dataProblem(b.data));
     const body = docBody(b);
     // The body limit is a little above maxDocBytes; the doc itself must fit.
     const length = Number(req.headers['content-length'] ?? Number.POSITIVE_INFINITY);
@@ -75,25 +94,25 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   // ---- databases ---------------------------------------------------------
 
-  app.get('/v1/db', async () => ({ dbs: store.listDbs() }));
+  app.get('/v1/db', { schema: { querystring: noQuery } }, async () => ({ dbs: store.listDbs() }));
 
-  app.put<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req, reply) => {
+  app.put<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams, querystring: noQuery } }, async (req, reply) => {
     const { guard, stamped } = writeGuard(req, store);
     return send(reply, await commit.run(() => store.createDb(req.params.db, guard)), stamped);
   });
 
-  app.delete<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req, reply) => {
+  app.delete<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams, querystring: noQuery } }, async (req, reply) => {
     const { guard, stamped } = writeGuard(req, store);
     return send(reply, await commit.run(() => store.deleteDb(req.params.db, guard)), stamped);
   });
 
-  app.get<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams } }, async (req) => store.dbInfo(req.params.db));
+  app.get<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams, querystring: noQuery } }, async (req) => store.dbInfo(req.params.db));
 
   // ---- documents ---------------------------------------------------------
 
   app.post<{ Params: { db: string }; Body: { id?: string; rev?: string; data: Record<string, unknown>; tags?: string[]; content?: string } }>(
     '/v1/db/:db/docs',
-    { schema: { params: dbParams, body: docWriteBody } },
+    { schema: { params: dbParams, querystring: noQuery, body: docWriteBody } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
       const id = req.body.id === undefined ? deps.newId() : ownId(req.body.id, 'body.id');
@@ -107,7 +126,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   app.put<{ Params: { db: string; id: string }; Body: { rev?: string; data: Record<string, unknown>; tags?: string[]; content?: string } }>(
     '/v1/db/:db/docs/:id',
-    { schema: { params: docParams, body: docWriteBody } },
+    { schema: { params: docParams, querystring: noQuery, body: docWriteBody } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
       ownId(req.params.id, 'params.id');
@@ -119,7 +138,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   app.delete<{ Params: { db: string; id: string }; Querystring: { rev?: string } }>(
     '/v1/db/:db/docs/:id',
-    { schema: { params: docParams, querystring: { type: 'object', properties: { rev: { type: 'string' } } } } },
+    { schema: { params: docParams, querystring: revQuery } },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
       ownId(req.params.id, 'params.id');
@@ -131,7 +150,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   app.get<{ Params: { db: string; id: string }; Querystring: { rev?: string } }>(
     '/v1/db/:db/docs/:id',
-    { schema: { params: docParams, querystring: { type: 'object', properties: { rev: { type: 'string' } } } } },
+    { schema: { params: docParams, querystring: revQuery } },
     async (req, reply) => json(reply, store.getDoc(req.params.db, req.params.id, req.query.rev)),
   );
 
@@ -141,19 +160,21 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       bodyLimit: maxDocBytes * 16,
       schema: {
         params: dbParams,
+        querystring: noQuery,
         body: bulkBody,
       },
     },
     async (req, reply) => {
       const { guard, stamped } = writeGuard(req, store);
-      const docs = req.body.docs.map((d) => ({ ...d, id: d.id ?? deps.newId() }));
       // Docs refused before the store sees them keep their place in the answer.
-      const refused = docs.map((d): BulkItem | null => {
+      const problems = req.body.docs.map((d, i) => bulkDocProblem(d, `body.docs[${i}]`));
+      const docs = req.body.docs.map((d, i) => (problems[i] === null ? { ...d, id: d.id ?? deps.newId() } : { ...d, id: typeof d.id === 'string' ? d.id : '' }));
+      const refused = docs.map((d, i): BulkItem | null => {
+        if (problems[i] !== null) return { id: d.id, error: 'bad_request', reason: problems[i]! };
         if (!deps.owns(d.id)) return { id: d.id, error: 'bad_request', reason: `document ${d.id} belongs to another shard` };
         if (d.deleted === true) return null;
-        if (d.data === undefined) return { id: d.id, error: 'bad_request', reason: 'data is required unless deleted' };
         if (Buffer.byteLength(JSON.stringify(docBody(d))) > maxDocBytes) {
-          return { id: d.id, error: 'payload_too_large', reason: `document exceeds ${maxDocBytes} bytes` };
+          return { id: d.id, error: 'payload_too_large', reason: errors.tooLarge(maxDocBytes).message };
         }
         return null;
       });
@@ -173,7 +194,8 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
         params: dbParams,
         querystring: {
           type: 'object',
-          properties: { limit: intQ, skip: intQ, startAfter: { type: 'string' }, includeDeleted: { type: 'string', enum: ['true', 'false', '1', '0'] } },
+          additionalProperties: false,
+          properties: { limit: intQ, skip: intQ, startAfter: { type: 'string', maxLength: 200 }, includeDeleted: { type: 'string', enum: ['true', 'false', '1', '0'] } },
         },
       },
     },
@@ -193,31 +215,37 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     {
       schema: {
         params: dbParams,
+        querystring: noQuery,
         body: {
           type: 'object',
+          additionalProperties: false,
           properties: { equalsMap: { type: 'object' }, numericField: { type: 'string' }, min: { type: 'number' }, max: { type: 'number' }, ...pageFields },
         },
       },
     },
-    async (req, reply) => json(reply, store.findFieldsJson(req.params.db, { ...req.body, ...page(req.body) })),
+    async (req, reply) => {
+      check(jsonProblem(req.body, MAX_BODY_DEPTH));
+      return json(reply, store.findFieldsJson(req.params.db, { ...req.body, ...page(req.body ?? {}) }));
+    },
   );
 
   const tagList = { type: 'array', items: { type: 'string' } } as const;
   app.post<{ Params: { db: string }; Body: TagsQuery & { skip?: number; limit?: number } }>(
     '/v1/db/:db/_find/tags',
-    { schema: { params: dbParams, body: { type: 'object', properties: { allOf: tagList, anyOf: tagList, noneOf: tagList, ...pageFields } } } },
-    async (req, reply) => json(reply, store.findTagsJson(req.params.db, { ...req.body, ...page(req.body) })),
+    { schema: { params: dbParams, querystring: noQuery, body: { type: 'object', additionalProperties: false, properties: { allOf: tagList, anyOf: tagList, noneOf: tagList, ...pageFields } } } },
+    async (req, reply) => json(reply, store.findTagsJson(req.params.db, { ...req.body, ...page(req.body ?? {}) })),
   );
 
   app.get<{ Params: { db: string }; Querystring: { q: string; skip?: string; limit?: string } }>(
     '/v1/db/:db/_search',
-    { schema: { params: dbParams, querystring: { type: 'object', required: ['q'], properties: { q: { type: 'string', minLength: 1 }, skip: intQ, limit: intQ } } } },
-    async (req, reply) => json(reply, store.searchJson(req.params.db, req.query.q, page(req.query))),
+    { schema: { params: dbParams, querystring: { type: 'object', required: ['q'], additionalProperties: false, properties: { q: { type: 'string', minLength: 1, maxLength: 1000 }, skip: intQ, limit: intQ } } } },
+    // Parsed and quoted before FTS5 sees it (src/core/doc/search-query.ts).
+    async (req, reply) => json(reply, store.searchJson(req.params.db, searchExpression(req.query.q), page(req.query))),
   );
 
   app.get<{ Params: { db: string }; Querystring: { since?: string; limit?: string; until?: string } }>(
     '/v1/db/:db/_changes',
-    { schema: { params: dbParams, querystring: { type: 'object', properties: { since: intQ, limit: intQ, until: intQ } } } },
+    { schema: { params: dbParams, querystring: { type: 'object', additionalProperties: false, properties: { since: intQ, limit: intQ, until: intQ } } } },
     async (req) => {
       const limit = int(req.query.limit, 1000);
       if (limit < 1 || limit > 10000) throw errors.badRequest('querystring.limit: must be 1..10000', { path: 'querystring.limit' });

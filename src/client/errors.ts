@@ -70,6 +70,8 @@ export const ERROR_CLASSES: Readonly<Record<KnownCode, ErrorClass>> = {
   conflict: ConflictError,
   payload_too_large: PayloadTooLargeError,
   unsupported_media_type: UnsupportedMediaTypeError,
+  // 431 from the HTTP parser (src/core/http/error-handler.ts): the request's headers were too large.
+  headers_too_large: BadRequestError,
   internal: InternalError,
   no_primary: NoPrimaryError,
   quorum_not_met: QuorumNotMetError,

@@ -5,10 +5,14 @@
 
 export const ERRORS = {
   bad_request: { status: 400, message: 'The request is malformed' },
-  unauthorized: { status: 401, message: 'Missing or wrong cluster secret' },
+  unauthorized: { status: 401, message: 'Missing or wrong credentials (Authorization: Bearer <token>)' },
+  forbidden: { status: 403, message: 'The credentials do not allow this request' },
   not_found: { status: 404, message: 'Not found' },
+  method_not_allowed: { status: 405, message: 'Method not allowed on this path' },
   conflict: { status: 409, message: 'Document update conflict' },
   payload_too_large: { status: 413, message: 'Request body too large' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
+  headers_too_large: { status: 431, message: 'Request headers too large' },
   no_primary: { status: 503, message: 'The shard has no primary right now' },
   quorum_not_met: { status: 503, message: 'The write did not reach a quorum in time' },
   internal: { status: 500, message: 'Internal error' },
@@ -66,5 +70,6 @@ export const errors = {
   badRequest: (message: string, details?: Record<string, unknown>) => new TesseraError('bad_request', message, details),
   notFound: (message: string) => new TesseraError('not_found', message),
   conflict: (message = ERRORS.conflict.message, details?: Record<string, unknown>) => new TesseraError('conflict', message, details),
-  tooLarge: (limit: number) => new TesseraError('payload_too_large', `Body exceeds ${limit} bytes`, { limit }),
+  /** The one 413 message, whichever limit was hit (the body's or a document's). */
+  tooLarge: (limit: number) => new TesseraError('payload_too_large', `Too large: a document may be at most ${limit} bytes (limits.maxDocBytes)`, { limit }),
 };

@@ -214,7 +214,7 @@ describe('router app: pass-through and success', () => {
   it('passes a 409 conflict and a 404 from the node through unchanged', async () => {
     const a = await setup();
     nodes[0]!.onWrite = () => [409, { ok: false, error: 'conflict', message: 'Document update conflict', currentRev: '2-abc' }];
-    const c = await a.inject({ method: 'PUT', url: '/v1/db/d/docs/x', payload: { data: {}, rev: '1-old' } });
+    const c = await a.inject({ method: 'PUT', url: '/v1/db/d/docs/x', payload: { data: {}, rev: `1-${'0'.repeat(40)}` } });
     expect(c.statusCode).toBe(409);
     expect(json(c)).toMatchObject({ ok: false, error: 'conflict', currentRev: '2-abc' });
     const nf = await a.inject({ method: 'GET', url: '/v1/db/d/docs/nope' });

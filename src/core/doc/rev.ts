@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
+import { REV_PATTERN } from './names.ts';
+
+const revRe = new RegExp(REV_PATTERN);
 
 /** The part of a document that a revision hashes. */
 export interface DocBody {
@@ -24,6 +27,5 @@ export function computeRev(generation: number, body: DocBody): string {
 
 /** The generation `n` of a rev, or NaN when it is not of the form `<n>-<hex>`. */
 export function revGeneration(rev: string): number {
-  const m = /^([1-9][0-9]{0,15})-[0-9a-f]{40}$/.exec(rev);
-  return m ? Number(m[1]) : Number.NaN;
+  return revRe.test(rev) ? Number(rev.slice(0, rev.indexOf('-'))) : Number.NaN;
 }

@@ -74,13 +74,15 @@ export class NodeClient {
 
   /** Like json() but returns error answers instead of throwing them. */
   async raw(opts: RequestOptions): Promise<JsonResponse<unknown>> {
-    const { signal, release } = withCaller(AbortSignal.timeout(opts.timeoutMs), opts.signal);
     const headers: Record<string, string> = { authorization: this.#auth, ...opts.headers };
     let payload: string | undefined;
+    // Before the caller's signal gets a listener: a body that cannot be
+    // serialised throws here and leaves nothing behind.
     if (opts.body !== undefined) {
       payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
       headers['content-type'] = 'application/json';
     }
+    const { signal, release } = withCaller(AbortSignal.timeout(opts.timeoutMs), opts.signal);
     try {
       const res = await this.#pool.request({
         method: opts.method ?? 'GET',
