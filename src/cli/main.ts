@@ -9,7 +9,7 @@ export interface Command {
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
+export const COMMANDS: Record<string, () => Promise<Command>> = {
   cluster: async () => (await import('./commands/cluster.ts')).command,
   router: async () => (await import('./commands/router.ts')).command,
   shard: async () => (await import('./commands/shard.ts')).command,
@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   failover: async () => (await import('./commands/failover.ts')).command,
   bench: async () => (await import('./commands/bench.ts')).command,
   'check-config': async () => (await import('./commands/check-config.ts')).command,
+  'k8s-config': async () => (await import('./commands/k8s-config.ts')).command,
 };
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 usage or config error. */
