@@ -12,6 +12,7 @@ import { documentRoutes } from './api/document-routes.ts';
 import { operatorRoutes } from './api/operator-routes.ts';
 import type { RouterContext } from './api/scatter.ts';
 import type { Shards } from './replication/shards.ts';
+import { verifyRoutes } from './verify/routes.ts';
 
 // The router's HTTP app (STYLE §6): built here, listened on in main.ts, so
 // component tests drive it with inject() against fake shard nodes.
@@ -75,5 +76,6 @@ export function build(deps: RouterAppDeps): FastifyInstance {
   // Bulk bodies may carry many documents: the node accepts up to 16 at the size limit.
   app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16));
   app.register(operatorRoutes(ctx, config.replication, config.cluster.secret));
+  app.register(verifyRoutes(ctx, config.cluster.secret));
   return app;
 }

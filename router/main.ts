@@ -8,6 +8,7 @@ import { createRouterMetrics, Registry } from '../src/core/metrics.ts';
 import { build } from './app.ts';
 import { Shards } from './replication/shards.ts';
 import { Failover } from './failover/wiring.ts';
+import { AntiEntropy } from './verify/background.ts';
 import { runUntilSignal } from '../src/core/run-until-signal.ts';
 
 // Composition root of the router.
@@ -17,7 +18,7 @@ import { runUntilSignal } from '../src/core/run-until-signal.ts';
 // majority answering, bounded; an unready router still starts so /readyz can
 // say why) → which starts one ReplicaStream per replica → build the app and
 // compile its schemas → start the health monitor and elections (router/failover.ts)
-// → listen → log the one `listening` line.
+// → the background anti-entropy pass when configured (router/verify/) → listen → log the one `listening` line.
 //
 // Shutdown (SIGTERM/SIGINT): stop accepting and let in-flight requests end
 // (each has its own deadline) → stop the health monitor → stop the streams and settle
@@ -61,11 +62,16 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   // Compiling route schemas blocks the event loop for a moment: before health polling starts judging silence.
   await app.ready();
   failover.start();
+  const antiEntropy = new AntiEntropy({
+    shards, clock, log: logger, metrics, intervalMs: config.replication.antiEntropyIntervalMs, writeTimeoutMs: config.replication.writeTimeoutMs,
+  });
+  antiEntropy.start();
   const { host, port } = bindAddress(config.router.url, opts.host);
   try {
     await app.listen({ host, port });
   } catch (err) {
     failover.stop();
+    await antiEntropy.stop();
     await shards.stop();
     throw err;
   }
@@ -75,6 +81,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     closing ??= (async () => {
       await app.close();
       failover.stop();
+      await antiEntropy.stop();
       await shards.stop();
     })();
     return closing;

@@ -1,3 +1,4 @@
 export { documentRoutes, type DocumentRoutesDeps } from './documents.ts';
 export { replicationRoutes, type ReplicationRoutesDeps } from './replication.ts';
 export { healthRoutes } from './health.ts';
+export { verifyRoutes, type VerifyRoutesDeps } from './verify.ts';

@@ -36,7 +36,7 @@ const entrySchema = {
   properties: {
     seq: { type: 'integer', minimum: 1, maximum: MAX_SEQ },
     term: termN,
-    op: { type: 'string', enum: ['put', 'db_create', 'db_delete', 'noop'] },
+    op: { type: 'string', enum: ['put', 'db_create', 'db_delete', 'noop', 'repair'] },
     db: { type: 'string' },
     id: { type: 'string' },
     rev: { type: 'string' },
@@ -44,6 +44,8 @@ const entrySchema = {
       anyOf: [
         { type: 'null' },
         { type: 'object', required: ['id', 'rev', 'data'], properties: { id: { type: 'string' }, rev: { type: 'string' }, data: { type: 'object' } } },
+        // A repair entry's RepairImage (protocol.ts).
+        { type: 'object', required: ['doc', 'seq', 'parentRev', 'created'], properties: { seq: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 1 }] }, created: { type: 'boolean' } } },
       ],
     },
     ts: { type: 'number' },

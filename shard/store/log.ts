@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { TesseraError } from '../../src/core/errors.ts';
-import type { Doc, LogEntry } from '../../src/core/protocol.ts';
+import type { Doc, LogEntry, RepairImage } from '../../src/core/protocol.ts';
 import type { DocRow, LogRow, StoreContext } from './context.ts';
 
 // The log and what applying an entry does to the documents: the same code
@@ -42,7 +42,33 @@ function applyEntry(ctx: StoreContext, entry: LogEntry, docJson: string | null, 
       writeHead(ctx, entry.db, doc, docJson ?? JSON.stringify(doc), entry.seq, prev?.rev ?? null, created, prev !== undefined);
       return;
     }
+    case 'repair':
+      applyRepair(ctx, entry.db, entry.id, entry.doc as unknown as RepairImage, entry.seq);
+      return;
   }
+}
+
+/**
+ * A repair entry sets this copy's row of (db, id) to the primary's image.
+ * The revision row keeps the image's own seq (not the repair's), so rolling
+ * back an unacknowledged repair restores the same committed revision, never
+ * an older one (router/VERIFY.md "Why repair is safe").
+ */
+function applyRepair(ctx: StoreContext, db: string, id: string, img: RepairImage, seq: number): void {
+  if (!ctx.hasDb(db)) {
+    ctx.q.insertDb.run(db, seq);
+    ctx.noteDb(db, true);
+  }
+  const prev = ctx.q.getHead.get(db, id) as DocRow | undefined;
+  if (img.doc === null || img.seq === null) {
+    if (prev) {
+      ctx.q.deleteFts.run(prev.rowid);
+      ctx.q.deleteDoc.run(db, id);
+    }
+    ctx.q.deleteRevisionsOfDoc.run(db, id);
+    return;
+  }
+  writeHead(ctx, db, img.doc, JSON.stringify(img.doc), img.seq, img.parentRev, img.created ? 1 : 0, prev !== undefined);
 }
 
 function writeHead(ctx: StoreContext, db: string, doc: Doc, json: string, seq: number, parentRev: string | null, created: number, existed = true): void {
@@ -79,7 +105,7 @@ export function rollbackAfter(ctx: StoreContext, after: number, byTerm: number):
   const touched = new Map<string, { db: string; id: string }>();
   for (let i = doomed.length - 1; i >= 0; i--) {
     const e = doomed[i]!;
-    if (e.op === 'put') touched.set(`${e.db}\u0000${e.id}`, { db: e.db, id: e.id });
+    if (e.op === 'put' || e.op === 'repair') touched.set(`${e.db}\u0000${e.id}`, { db: e.db, id: e.id });
     else if (e.op === 'db_create') dropDb(ctx, e.db);
     else if (e.op === 'db_delete') ctx.setMeta({ needsSnapshot: true });
   }

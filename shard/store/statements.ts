@@ -42,6 +42,7 @@ export function prepare(db: Db) {
     newestRevision: p('SELECT rev, deleted, body, seq, parent_rev, created FROM revisions WHERE db = ? AND id = ? ORDER BY seq DESC LIMIT 1'),
     deleteRevisionsAfter: p('DELETE FROM revisions WHERE seq > ?'),
     deleteRevisionsOfDb: p('DELETE FROM revisions WHERE db = ?'),
+    deleteRevisionsOfDoc: p('DELETE FROM revisions WHERE db = ? AND id = ?'),
     insertFts: p('INSERT INTO docs_fts (rowid, content) VALUES (?, ?)'),
     deleteFts: p('DELETE FROM docs_fts WHERE rowid = ?'),
     deleteFtsOfDb: p('DELETE FROM docs_fts WHERE rowid IN (SELECT rowid FROM docs WHERE db = ?)'),

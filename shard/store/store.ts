@@ -172,6 +172,7 @@ export class Store {
   putDoc(db: string, id: string, rev: string | undefined, body: DocBody, guard: WriteGuard = {}) { return this.#writes.putDoc(db, id, rev, body, guard); }
   deleteDoc(db: string, id: string, rev: string, guard: WriteGuard = {}) { return this.#writes.deleteDoc(db, id, rev, guard); }
   bulk(db: string, docs: BulkDoc[], newId: () => string, guard: WriteGuard = {}) { return this.#writes.bulk(db, docs, newId, guard); }
+  repair(db: string, id: string, guard: WriteGuard = {}) { return this.#writes.repair(db, id, guard); }
 
   // ---- replication -------------------------------------------------------
 

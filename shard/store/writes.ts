@@ -1,7 +1,7 @@
 import { docBody } from '../../src/core/doc/body.ts';
 import type { DocBody } from '../../src/core/doc/rev.ts';
 import { TesseraError, errors } from '../../src/core/errors.ts';
-import type { Doc, EntryOp, LogEntry } from '../../src/core/protocol.ts';
+import type { Doc, EntryOp, LogEntry, RepairImage } from '../../src/core/protocol.ts';
 import { planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
 import type { DocRow, Meta, StoreContext } from './context.ts';
 import { appendEntry } from './log.ts';
@@ -98,6 +98,24 @@ export class PrimaryWrites {
       this.#ctx.requireDb(db);
       const r = this.#writeDoc(meta, db, { kind: 'delete', id, rev });
       return { status: r.status, body: { ok: true, id, rev: r.body.rev, seq: r.body.seq }, entries: r.entries };
+    });
+  }
+
+  /**
+   * A `repair` entry carrying this primary's head of (db, id) (protocol.ts
+   * RepairImage): replicated like any write, it makes every copy's row equal
+   * to the primary's at this point of the log (router/VERIFY.md).
+   */
+  repair(db: string, id: string, guard: WriteGuard = {}): WriteResult<{ ok: true; db: string; id: string; rev: string | null }> {
+    return this.#ctx.tx(() => {
+      const meta = this.#guard(guard);
+      this.#ctx.requireDb(db);
+      const row = this.#ctx.q.getHead.get(db, id) as DocRow | undefined;
+      const img: RepairImage = row
+        ? { doc: JSON.parse(row.body) as Doc, seq: row.seq, parentRev: row.parent_rev, created: row.created === 1 }
+        : { doc: null, seq: null, parentRev: null, created: false };
+      const entry = this.append(meta, 'repair', db, id, row?.rev ?? '', img as unknown as Doc, row ?? null);
+      return { status: 200, body: { ok: true, db, id, rev: row?.rev ?? null, seq: entry.seq }, entries: [entry] };
     });
   }
 

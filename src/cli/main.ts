@@ -16,11 +16,12 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./commands/status.ts')).command,
   failover: async () => (await import('./commands/failover.ts')).command,
   bench: async () => (await import('./commands/bench.ts')).command,
+  verify: async () => (await import('./commands/verify.ts')).command,
   'check-config': async () => (await import('./commands/check-config.ts')).command,
   'k8s-config': async () => (await import('./commands/k8s-config.ts')).command,
 };
 
-/** Exit codes: 0 ok, 1 the operation failed, 2 usage or config error. */
+/** Exit codes: 0 ok, 1 the operation failed, 2 usage or config error (verify and chaos add 3: not everything could be checked). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export async function main(argv: string[]): Promise<number> {

@@ -57,7 +57,7 @@ export class UnavailableError extends TesseraClientError {}
 type ErrorClass = new (code: string, status: number, message: string, details?: Record<string, unknown>, retryAfterMs?: number) => TesseraClientError;
 
 /**
- * Code → class. Internal codes (`not_primary`, `stale_term`, `gap`, `gone`)
+ * Code → class. Internal codes (`not_primary`, `stale_term`, `gap`, `gone`, `not_at_seq`)
  * never reach a client from a router, but an operator may point the client
  * at a node: they keep the base class with their code.
  */
@@ -80,6 +80,7 @@ export const ERROR_CLASSES: Readonly<Record<KnownCode, ErrorClass>> = {
   stale_term: TesseraClientError,
   gap: TesseraClientError,
   gone: TesseraClientError,
+  not_at_seq: TesseraClientError,
 };
 
 /** Rebuilds the typed error of an error answer from its `error` code. */

@@ -22,6 +22,8 @@ export const ERRORS = {
   gap: { status: 409, message: 'Entries do not follow this node\'s log' },
   gone: { status: 410, message: 'The log no longer holds the requested entries' },
   unavailable: { status: 503, message: 'Service unavailable' },
+  /** A node cannot show its documents as of the seq asked (anti-entropy digests): `reason` says why. */
+  not_at_seq: { status: 409, message: 'This copy cannot be shown as of that seq' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

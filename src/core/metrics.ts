@@ -91,6 +91,18 @@ export function createRouterMetrics(registry: Registry) {
       labelNames: ['shard', 'node'] as const,
       registers: [registry],
     }),
+    divergentDocs: new Gauge({
+      name: 'tessera_antientropy_divergent_documents',
+      help: 'Documents whose copies differed in the last anti-entropy pass over the shard (replication.antiEntropyIntervalMs)',
+      labelNames: ['shard'] as const,
+      registers: [registry],
+    }),
+    antiEntropyRuns: new Counter({
+      name: 'tessera_antientropy_runs_total',
+      help: 'Anti-entropy passes by outcome (consistent, divergent, incomplete, failed)',
+      labelNames: ['shard', 'outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -29,8 +29,27 @@ export interface Doc {
  *  - db_delete: db and all its documents removed
  *  - noop:      written by a new primary on promotion so that entries of
  *               earlier terms commit with an entry of the current term
+ *  - repair:    `tessera verify --repair` (router/VERIFY.md): doc is a
+ *               RepairImage, the primary's head of (db, id) when it wrote the
+ *               entry; every copy that applies it sets its head (or its
+ *               absence) to exactly that, so copies that diverged behind the
+ *               log's back are made equal through the log itself
  */
-export type EntryOp = 'put' | 'db_create' | 'db_delete' | 'noop';
+export type EntryOp = 'put' | 'db_create' | 'db_delete' | 'noop' | 'repair';
+
+/**
+ * The doc of a `repair` entry: the primary's head row of (db, id) — its
+ * document (null: the primary has none), the seq that wrote it, its parent
+ * rev and whether that write created it — so the repaired copy's row is the
+ * primary's, byte for byte, and a later retry or rollback sees what the
+ * primary would.
+ */
+export interface RepairImage {
+  doc: Doc | null;
+  seq: number | null;
+  parentRev: string | null;
+  created: boolean;
+}
 
 export interface LogEntry {
   seq: number;
@@ -39,6 +58,7 @@ export interface LogEntry {
   db: string;
   id: string;
   rev: string;
+  /** A RepairImage for op `repair` (see there). */
   doc: Doc | null;
   ts: number;
 }

@@ -61,6 +61,8 @@ const PUBLIC_ROUTES: Array<[path: string, methods: string[], tag: string]> = [
   ['/readyz', ['get'], 'operator'],
   ['/v1/_cluster', ['get'], 'operator'],
   ['/v1/_cluster/shards/{id}/failover', ['post'], 'operator'],
+  ['/v1/_cluster/shards/{id}/verify', ['get'], 'operator'],
+  ['/v1/_cluster/shards/{id}/repair', ['post'], 'operator'],
 ];
 
 describe('GET /docs/json', () => {

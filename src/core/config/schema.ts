@@ -25,6 +25,8 @@ const ReplicationSchema = z.strictObject({
   writeTimeoutMs: z.number().int().min(100).default(5000),
   walRetention: z.number().int().min(100).default(100000),
   allowUnsafeQuorum: z.boolean().default(false),
+  /** Background anti-entropy pass over every shard (router/VERIFY.md); 0 = off. */
+  antiEntropyIntervalMs: z.number().int().min(0).default(0),
 });
 
 export const ConfigSchema = z
