@@ -25,6 +25,8 @@ export interface RouterAppDeps {
   registry?: Registry;
   metrics?: RouterMetrics;
   failover?: Failover;
+  /** Serve HTTPS with this certificate and key (DESIGN §3 `tls`). */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /** Room for the JSON around a document at the size limit (rev, tags, envelope). */
@@ -33,6 +35,7 @@ const BODY_SLACK_BYTES = 64 * 1024;
 export function build(deps: RouterAppDeps): FastifyInstance {
   const { config } = deps;
   const app = Fastify({
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     // No type coercion: a wrong type is the client's error (query numbers are digit patterns, see schemas.ts).
@@ -74,8 +77,8 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     for (const rt of deps.shards.list) rt.releaseLongPolls();
   });
   // Bulk bodies may carry many documents: the node accepts up to 16 at the size limit.
-  app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16));
-  app.register(operatorRoutes(ctx, config.replication, config.cluster.secret));
+  app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16, config.auth?.users));
+  app.register(operatorRoutes(ctx, config.replication, config.cluster.secret, config.auth?.users));
   app.register(verifyRoutes(ctx, config.cluster.secret));
   return app;
 }

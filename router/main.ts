@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../src/core/clock.ts';
 import { redactConfig, type Config } from '../src/core/config/index.ts';
 import { majority } from '../src/rules/index.ts';
 import { bindAddress } from '../src/core/http/listen.ts';
+import { tlsMaterial } from '../src/core/http/tls.ts';
 import { createLogger, type Logger } from '../src/core/logger.ts';
 import { createRouterMetrics, Registry } from '../src/core/metrics.ts';
 import { build } from './app.ts';
@@ -52,13 +53,26 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   if (unsafe.length > 0) {
     logger.warn({ writeQuorum: config.replication.writeQuorum, shards: unsafe }, 'allowUnsafeQuorum: writeQuorum is not a majority; a failover there can lose acknowledged writes');
   }
+  if (!config.auth) {
+    logger.warn({ url: config.router.url }, 'auth: no "auth" block in the config: the client API is open to anyone who can reach the router (README "Security")');
+  }
+  // Read before anything starts: a missing certificate is a start-up error.
+  const tls = tlsMaterial(config, 'router');
   const registry = new Registry();
   const metrics = createRouterMetrics(registry);
-  const shards = new Shards({ config, clock, log: logger, metrics });
-  await shards.discover(clock.now() + (opts.discoverTimeoutMs ?? 10_000));
+  const shards = new Shards({ config, clock, log: logger, metrics, ...(tls ? { ca: tls.ca } : {}) });
+  // The clock's timers are unref'd: with every node failing at once (down, or a
+  // TLS handshake refused) nothing else would keep the process alive while
+  // discovery waits between rounds, and Node would exit (code 13) mid-await.
+  const keepAlive = setInterval(() => {}, 1_000);
+  try {
+    await shards.discover(clock.now() + (opts.discoverTimeoutMs ?? 10_000));
+  } finally {
+    clearInterval(keepAlive);
+  }
   const verbose = logger.isLevelEnabled('debug');
   const failover = new Failover({ config, shards, clock, log: logger, metrics });
-  const app = build({ config, shards, clock, logger: verbose ? logger : logger.child({}, { level: 'warn' }), registry, metrics, failover });
+  const app = build({ config, shards, clock, logger: verbose ? logger : logger.child({}, { level: 'warn' }), registry, metrics, failover, ...(tls ? { https: tls } : {}) });
   // Compiling route schemas blocks the event loop for a moment: before health polling starts judging silence.
   await app.ready();
   failover.start();

@@ -15,6 +15,7 @@ import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Pool } from 'undici';
+import { configCa } from '../src/core/http/tls.ts';
 import { ConfigError, loadConfig, type Config } from '../src/core/config/index.ts';
 import { bearer } from '../src/core/http/auth.ts';
 import { TESSERA_BIN } from '../src/launch/managed-process.ts';
@@ -82,7 +83,10 @@ const routerUrl = (args.router ?? (compose ? 'http://127.0.0.1:8080' : config.ro
 const secret = config.cluster.secret;
 const shardCount = config.shards.length;
 const writeDeadlineMs = config.replication.writeTimeoutMs + 2_000;
-const router = new Pool(routerUrl, { connections: 16 });
+// A TLS cluster is verified against its CA; a client token (TESSERA_TOKEN) opens an auth-guarded router.
+const ca = configCa(config);
+const token = process.env.TESSERA_TOKEN || undefined;
+const router = new Pool(routerUrl, { connections: 16, ...(ca ? { connect: { ca } } : {}) });
 const db = `failover_${Date.now().toString(36)}`;
 const ids = idsOnShard(`ft-${Date.now().toString(36)}`, shardId, shardCount);
 
@@ -95,6 +99,7 @@ async function http(pool: Pool, method: 'GET' | 'PUT' | 'DELETE', path: string, 
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (auth) headers.authorization = bearer(secret);
+  else if (token && pool === router) headers.authorization = bearer(token);
   const res = await pool.request({
     method, path, headers, body: body === undefined ? undefined : JSON.stringify(body),
     headersTimeout: writeDeadlineMs, bodyTimeout: writeDeadlineMs, signal: AbortSignal.timeout(writeDeadlineMs),
@@ -272,7 +277,7 @@ try {
     await waitFor(async () => shardConverged(await clusterShard()), { timeoutMs, intervalMs: 200, message: `every node of shard ${shardId} to report the same lastSeq` })
       .catch((err: Error) => fail(err.message));
     for (const node of config.shards[shardId]!.nodes) {
-      const pool = new Pool(node.url, { connections: 16 });
+      const pool = new Pool(node.url, { connections: 16, ...(ca ? { connect: { ca } } : {}) });
       try {
         const v = await readAllThrough(pool, node.id, true);
         violations.push(...v);

@@ -23,6 +23,8 @@ export interface ShardAppDeps {
   registry?: Registry;
   /** Called before each scrape (refresh gauges from the store). */
   beforeScrape?: () => void;
+  /** Serve HTTPS with this certificate and key (DESIGN §3 `tls`). */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /** Slack above maxDocBytes for the JSON around a document (rev, tags...). */
@@ -37,6 +39,7 @@ const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
   const maxDocBytes = deps.config.limits.maxDocBytes;
   const app = Fastify({
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxDocBytes + BODY_SLACK_BYTES,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectProcessMetrics, createShardMetrics, Registry } from '../src/core/metrics.ts';
 import { findNode, redactConfig, type Config } from '../src/core/config/index.ts';
 import { bindAddress } from '../src/core/http/listen.ts';
+import { tlsMaterial } from '../src/core/http/tls.ts';
 import { createLogger, type Logger } from '../src/core/logger.ts';
 import { build } from './app.ts';
 import { GroupCommit, Store } from './store/index.ts';
@@ -52,6 +53,8 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
   const logger = createLogger({ name: 'shard', nodeId: node.id, ...(opts.logLevel ? { level: opts.logLevel } : {}) });
   const dataDir = opts.dataDir ?? join(opts.config.dataDir, node.id);
   logger.info({ file: opts.configPath ?? null, config: redactConfig(opts.config), dataDir }, 'config loaded');
+  // Read before the store opens: a missing certificate is a start-up error.
+  const tls = tlsMaterial(opts.config, { nodeId: node.id });
   mkdirSync(dataDir, { recursive: true });
 
   const first = shard.nodes[0]!;
@@ -88,7 +91,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
     metrics.commitSeq.set(st.commitSeq);
     metrics.term.set(st.term);
   };
-  const app = await build({ store, commit, config: opts.config, registry, beforeScrape, logger: verbose ? logger : logger.child({}, { level: 'warn' }) });
+  const app = await build({ store, commit, config: opts.config, registry, beforeScrape, logger: verbose ? logger : logger.child({}, { level: 'warn' }), ...(tls ? { https: tls } : {}) });
 
   const pidFile = join(dataDir, 'tessera.pid');
   writeFileSync(pidFile, `${process.pid}\n`);

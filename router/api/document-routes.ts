@@ -4,6 +4,9 @@ import { jsonProblem, MAX_BODY_DEPTH } from '../../src/core/doc/limits.ts';
 import { parseSearch } from '../../src/core/doc/search-query.ts';
 import { errors } from '../../src/core/errors.ts';
 import { ifMatch, noneMatchHit } from '../../src/core/http/headers.ts';
+import type { UserConfig } from '../../src/core/config/index.ts';
+import { visibleDbs } from '../../src/core/http/access.ts';
+import { installAccess } from './access-hook.ts';
 import { readFromShard, type ReadMode } from './reader.ts';
 import {
   allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, find, listDbs, newDocId, search, type BulkDoc, type RouterContext,
@@ -33,25 +36,34 @@ function checked<T>(problem: string | null, value: T): T {
   return value;
 }
 
-export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): FastifyPluginAsync {
+export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?: ReadonlyArray<UserConfig>): FastifyPluginAsync {
   const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
+  // What each route needs from a caller's role (src/core/http/access.ts).
+  const read = { need: 'read' } as const;
+  const write = { need: 'write' } as const;
+  const admin = { need: 'admin' } as const;
 
   return async (app) => {
-    app.get('/v1/db', { schema: { summary: 'List databases (union over shards)', tags: ['databases'], querystring: S.noQuery } }, async () => listDbs(ctx));
+    installAccess(app, users);
+    app.get('/v1/db', { config: read, schema: { summary: 'List databases (union over shards; only those the caller may use)', tags: ['databases'], querystring: S.noQuery } }, async (req) => {
+      const { dbs } = await listDbs(ctx);
+      return { dbs: visibleDbs(req.principal, dbs) };
+    });
 
-    app.put<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
+    app.put<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'PUT', req.params.db);
       return reply.status(r.status).send(r.body);
     });
 
-    app.delete<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
+    app.delete<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'DELETE', req.params.db);
       return reply.status(r.status).send(r.body);
     });
 
-    app.get<{ Params: DbParams }>('/v1/db/:db', { schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req) => dbInfo(ctx, req.params.db));
+    app.get<{ Params: DbParams }>('/v1/db/:db', { config: read, schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req) => dbInfo(ctx, req.params.db));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/docs', {
+      config: write,
       schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.postDocBody },
     }, async (req, reply) => {
       checked(dataProblem(req.body.data), null);
@@ -63,6 +75,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.put<{ Params: DocParams; Body: Record<string, unknown> }>('/v1/db/:db/docs/:id', {
+      config: write,
       schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, querystring: S.noQuery, body: S.putDocBody },
     }, async (req, reply) => {
       checked(dataProblem(req.body.data), null);
@@ -75,6 +88,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.get<{ Params: DocParams; Querystring: { read?: ReadMode; rev?: string } }>('/v1/db/:db/docs/:id', {
+      config: read,
       schema: { summary: 'Read a document', tags: ['documents'], params: S.docParams, querystring: S.readQuery },
     }, async (req, reply) => {
       const { db, id } = req.params;
@@ -89,6 +103,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.delete<{ Params: DocParams; Querystring: { rev?: string } }>('/v1/db/:db/docs/:id', {
+      config: write,
       schema: { summary: 'Delete a document (writes a tombstone)', tags: ['documents'], params: S.docParams, querystring: S.deleteQuery },
     }, async (req, reply) => {
       const { db, id } = req.params;
@@ -99,6 +114,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.post<{ Params: DbParams; Body: { docs: BulkDoc[] } }>('/v1/db/:db/_bulk_docs', {
+      config: write,
       bodyLimit: bulkBodyLimit,
       schema: { summary: 'Write many documents; one result per doc in request order', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.bulkBody },
     }, async (req) => {
@@ -116,6 +132,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.get<{ Params: DbParams; Querystring: { limit?: string; skip?: string; startAfter?: string; includeDeleted?: string } }>('/v1/db/:db/_all_docs', {
+      config: read,
       schema: { summary: 'Documents ordered by id across shards, paged by startAfter', tags: ['queries'], params: S.dbParams, querystring: S.allDocsQuery },
     }, async (req) => {
       const q = req.query;
@@ -128,20 +145,24 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number): Fasti
     });
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/fields', {
+      config: read,
       schema: { summary: 'Find by data fields', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findFieldsBody },
     }, async (req) => find(ctx, req.params.db, 'fields', checked(jsonProblem(req.body, MAX_BODY_DEPTH), req.body ?? {})));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/tags', {
+      config: read,
       schema: { summary: 'Find by tags', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findTagsBody },
     }, async (req) => find(ctx, req.params.db, 'tags', req.body ?? {}));
 
     app.get<{ Params: DbParams; Querystring: { q: string; skip?: string; limit?: string } }>('/v1/db/:db/_search', {
+      config: read,
       schema: { summary: 'Full-text search over content', tags: ['queries'], params: S.dbParams, querystring: S.searchQuery },
     }, async (req) => search(ctx, req.params.db, {
       q: checkedSearch(req.query.q), skip: S.queryInt(req.query.skip, 'skip', 0, 0, 1_000_000), limit: S.queryInt(req.query.limit, 'limit', 100, 1, 1000),
     }));
 
     app.get<{ Params: DbParams; Querystring: ChangesQs }>('/v1/db/:db/_changes', {
+      config: read,
       schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', tags: ['queries'], params: S.dbParams, querystring: S.changesQuery },
     }, async (req: FastifyRequest<{ Params: DbParams; Querystring: ChangesQs }>, reply: FastifyReply) => {
       const q = req.query;

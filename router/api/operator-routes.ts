@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ReplicationConfig } from '../../src/core/config/index.ts';
+import type { ReplicationConfig, UserConfig } from '../../src/core/config/index.ts';
+import { authenticate, decideAccess } from '../../src/core/http/access.ts';
+import { denied } from './access-hook.ts';
 import { TesseraError } from '../../src/core/errors.ts';
 import { bearerChecker } from '../../src/core/http/auth.ts';
 import { describeShard, readiness } from '../failover/cluster-status.ts';
@@ -16,8 +18,8 @@ const failoverBody = {
   properties: { to: { type: 'string', minLength: 1, maxLength: 64, description: 'Node id to promote; default: the most up-to-date replica' } },
 } as const;
 
-export function operatorRoutes(ctx: RouterContext, replication: Readonly<ReplicationConfig>, secret: string): FastifyPluginAsync {
-  const authorized = bearerChecker(secret);
+export function operatorRoutes(ctx: RouterContext, replication: Readonly<ReplicationConfig>, secret: string, users?: ReadonlyArray<UserConfig>): FastifyPluginAsync {
+  const isSecret = bearerChecker(secret);
   return async (app) => {
     app.get('/healthz', { schema: { summary: 'Liveness', tags: ['operator'], querystring: noQuery } }, async () => ({ ok: true }));
 
@@ -47,8 +49,12 @@ export function operatorRoutes(ctx: RouterContext, replication: Readonly<Replica
         body: failoverBody,
       },
       // Before validation: an unauthenticated caller learns nothing about the body rules.
+      // The cluster secret, or (with an auth block) the token of an admin of every database.
       onRequest: async (req) => {
-        if (!authorized(req.headers.authorization)) throw new TesseraError('unauthorized');
+        if (isSecret(req.headers.authorization)) return;
+        if (!users) throw new TesseraError('unauthorized', 'Missing or wrong cluster secret', {}, { 'www-authenticate': 'Bearer realm="tessera"' });
+        const a = decideAccess(authenticate(users, req.headers.authorization), 'admin', undefined, { cluster: true });
+        if (a.kind !== 'allow') throw denied(a.kind, a.reason);
       },
     }, async (req) => {
       const shardId = Number(req.params.id);

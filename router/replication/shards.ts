@@ -18,6 +18,8 @@ export interface ShardsDeps {
   clock: Clock;
   log: Logger;
   metrics?: RouterMetrics;
+  /** The cluster CA the node clients verify HTTPS nodes against (DESIGN §3 `tls`). */
+  ca?: Buffer;
   /** Overrides for tests (e.g. a node client pointing at a fake). */
   clientFor?: (node: { id: string; url: string }) => NodeClient;
   streamOptions?: Partial<StreamOptions>;
@@ -34,7 +36,7 @@ export class Shards {
     const { config, clock, log, metrics } = deps;
     this.list = config.shards.map((shard) => {
       const nodes: ShardNode[] = shard.nodes.map((n) => {
-        const client = deps.clientFor?.(n) ?? new NodeClient(n.url, config.cluster.secret, { connections: 128 });
+        const client = deps.clientFor?.(n) ?? new NodeClient(n.url, config.cluster.secret, { connections: 128, ...(deps.ca ? { ca: deps.ca } : {}) });
         this.#clients.push(client);
         return { id: n.id, url: n.url, client };
       });

@@ -19,6 +19,8 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   verify: async () => (await import('./commands/verify.ts')).command,
   'check-config': async () => (await import('./commands/check-config.ts')).command,
   'k8s-config': async () => (await import('./commands/k8s-config.ts')).command,
+  token: async () => (await import('./commands/token.ts')).command,
+  certs: async () => (await import('./commands/certs.ts')).command,
 };
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 usage or config error (verify and chaos add 3: not everything could be checked). */

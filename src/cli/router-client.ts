@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import type { Config } from '../core/config/index.ts';
 import { bearer } from '../core/http/auth.ts';
+import { configCa, trustingAgent } from '../core/http/tls.ts';
 
 // How operator commands find the router and the secret (DESIGN §4): the URL
 // from --router, else the config's router.url when --config is given, else
@@ -12,6 +13,8 @@ export const DEFAULT_ROUTER_URL = 'http://127.0.0.1:8080';
 export interface RouterTarget {
   url: string;
   secret: string | undefined;
+  /** The cluster CA from --config's tls block (NODE_EXTRA_CA_CERTS works too). */
+  ca?: Buffer;
 }
 
 /** Pure: picks URL and secret from flags, environment and an optional loaded config. */
@@ -22,7 +25,8 @@ export function resolveTarget(
 ): RouterTarget {
   const url = (flags.router ?? config?.router.url ?? DEFAULT_ROUTER_URL).replace(/\/+$/, '');
   const secret = flags.secret || env.TESSERA_SECRET || config?.cluster.secret || undefined;
-  return { url, secret };
+  const ca = config ? configCa(config) : undefined;
+  return { url, secret, ...(ca ? { ca } : {}) };
 }
 
 export interface RouterAnswer {
@@ -51,6 +55,7 @@ export async function routerRequest(
     headers['content-type'] = 'application/json';
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const dispatcher = trustingAgent(target.ca);
   try {
     const res = await request(`${target.url}${opts.path}`, {
       method: opts.method ?? 'GET',
@@ -59,6 +64,7 @@ export async function routerRequest(
       signal: AbortSignal.timeout(timeoutMs),
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
+      ...(dispatcher ? { dispatcher } : {}),
     });
     const text = await res.body.text();
     let body: unknown = text;
@@ -70,6 +76,8 @@ export async function routerRequest(
     return { status: res.statusCode, body };
   } catch (err) {
     throw new RouterUnreachableError(target.url, err);
+  } finally {
+    await dispatcher?.close();
   }
 }
 

@@ -1,6 +1,8 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { fetch } from 'undici';
 import type { Config } from '../core/config/index.ts';
+import { configCa, trustingAgent } from '../core/http/tls.ts';
 import { ManagedProcess, describeExit, type ProcessSpec } from './managed-process.ts';
 import { livePidFromFile, terminatePid } from './pid-file.ts';
 import { TcpProxy } from './tcp-proxy.ts';
@@ -155,6 +157,8 @@ export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster
   };
   opts.signal?.addEventListener('abort', abort, { once: true });
   const routerUrl = opts.config.router.url;
+  // A TLS cluster's router is verified against the cluster's CA, like any client would.
+  const dispatcher = trustingAgent(configCa(opts.config));
   try {
     if (opts.signal?.aborted) throw new Error('aborted before start-up');
     for (const [id, p] of Object.entries(opts.proxies ?? {})) {
@@ -166,7 +170,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster
     if (opts.waitReady ?? true) {
       await waitFor(async () => {
         if (!router.running) throw new Error(`router exited (${describeExit(await router.exited)})`);
-        const res = await fetch(`${routerUrl}/readyz`, { signal: AbortSignal.timeout(1_000) });
+        const res = await fetch(`${routerUrl}/readyz`, { signal: AbortSignal.timeout(1_000), ...(dispatcher ? { dispatcher } : {}) });
         await res.arrayBuffer();
         return res.status === 200;
       }, {
@@ -181,6 +185,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<RunningCluster
     throw opts.signal?.aborted ? new Error('start-up aborted') : err;
   } finally {
     opts.signal?.removeEventListener('abort', abort);
+    await dispatcher?.close();
   }
   started = true;
   for (const p of all) {

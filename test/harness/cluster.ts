@@ -1,4 +1,6 @@
+import { fetch } from 'undici';
 import type { ClusterInfo } from '../../src/cli/cluster-table.ts';
+import { trustingAgent } from '../../src/core/http/tls.ts';
 import { NodeClient } from '../../src/core/http/client.ts';
 import type { NodeState } from '../../src/core/protocol.ts';
 import { launchCluster, nodeSpec, routerSpec } from '../../src/launch/cluster.ts';
@@ -117,6 +119,7 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
   const router = running.router as ManagedProcess & { url: string };
   Object.defineProperty(router, 'url', { value: tc.routerUrl });
   const clients = new Map<string, NodeClient>();
+  const dispatcher = trustingAgent(tc.ca);
 
   let disposed = false;
   const dispose = async () => {
@@ -124,6 +127,7 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
     disposed = true;
     await running.kill();
     await Promise.all([...clients.values()].map((c) => c.destroy().catch(() => {})));
+    await dispatcher?.destroy().catch(() => {});
     if (opts.cleanup ?? true) await tc.cleanup();
   };
 
@@ -132,7 +136,7 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
     if (!c) {
       const url = tc.nodeUrls[nodeId];
       if (!url) throw new Error(`unknown node ${nodeId}`);
-      c = new NodeClient(url, tc.config.cluster.secret, { connections: 4 });
+      c = new NodeClient(url, tc.config.cluster.secret, { connections: 4, ...(tc.ca ? { ca: tc.ca } : {}) });
       clients.set(nodeId, c);
     }
     return c;
@@ -147,7 +151,7 @@ export async function startCluster(tc: TestConfig, opts: ClusterOptions = {}): P
     nodeState: async (nodeId, timeoutMs = 2000) =>
       (await client(nodeId).json<NodeState>({ path: '/v1/_replication/state', timeoutMs })).body,
     clusterInfo: async () => {
-      const res = await fetch(`${tc.routerUrl}/v1/_cluster`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${tc.routerUrl}/v1/_cluster`, { signal: AbortSignal.timeout(2000), ...(dispatcher ? { dispatcher } : {}) });
       const body = (await res.json()) as ClusterInfo;
       if (res.status !== 200) throw new Error(`GET /v1/_cluster answered ${res.status}: ${JSON.stringify(body)}`);
       return body;

@@ -1,9 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config, type ReplicationConfig } from '../../src/core/config/index.ts';
 import { buildConfig, withProxiedNodes, type RawConfig } from '../../src/core/config/template.ts';
 import { freePorts } from '../../src/launch/free-ports.ts';
+import { makeCerts } from '../../src/cli/certs.ts';
 
 /**
  * Replication settings for tests: the DESIGN defaults, made faster so fault
@@ -33,6 +34,10 @@ export interface TestConfigOptions {
    * which these nodes' URLs point at the proxy port instead.
    */
   proxied?: string[];
+  /** Every link on HTTPS: `tessera certs` makes a CA and a certificate per process (tc.path is then its config). */
+  tls?: boolean;
+  /** Merged at the top level of the generated config (e.g. `auth`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface TestConfig {
@@ -53,6 +58,8 @@ export interface TestConfig {
   nodeUrls: Record<string, string>;
   /** nodeId → { proxy port the router uses, the node's real port }. */
   proxies: Record<string, { listenPort: number; targetPort: number }>;
+  /** The cluster CA (PEM) when `tls`. */
+  ca?: Buffer;
   /** Removes the temp folder (data included). */
   cleanup(): Promise<void>;
 }
@@ -79,6 +86,7 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       limits: { ...opts.overrides?.limits },
     });
     Object.assign(raw.cluster, opts.overrides?.cluster);
+    Object.assign(raw, opts.extra);
 
     const nodeUrls: Record<string, string> = {};
     for (const shard of raw.shards) for (const node of shard.nodes) nodeUrls[node.id] = node.url;
@@ -89,8 +97,16 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       proxies[id] = { listenPort: ports[1 + nodeCount + i]!, targetPort: Number(new URL(url).port) };
     });
 
-    const path = join(dir, 'config.json');
+    let path = join(dir, 'config.json');
     await writeFile(path, `${JSON.stringify(raw, null, 2)}\n`);
+    let ca: Buffer | undefined;
+    if (opts.tls) {
+      if (proxied.length > 0) throw new Error('tls with proxied nodes is not supported by the harness');
+      const certs = makeCerts(raw as unknown as Record<string, unknown>, dir, join(dir, 'tls'));
+      path = certs.configPath;
+      ca = await readFile(certs.ca);
+      for (const shard of raw.shards) for (const node of shard.nodes) nodeUrls[node.id] = node.url.replace(/^http:/, 'https:');
+    }
     let routerPath = path;
     if (proxied.length > 0) {
       const routerRaw = withProxiedNodes(raw, Object.fromEntries(Object.entries(proxies).map(([id, p]) => [id, p.listenPort])));
@@ -98,7 +114,7 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       await writeFile(routerPath, `${JSON.stringify(routerRaw, null, 2)}\n`);
     }
     const config = loadConfig(path, {});
-    return { dir, path, routerPath, raw, config, dataDir: raw.dataDir, routerUrl: raw.router.url, nodeIds: Object.keys(nodeUrls), nodeUrls, proxies, cleanup };
+    return { dir, path, routerPath, raw, config, dataDir: raw.dataDir, routerUrl: config.router.url, nodeIds: Object.keys(nodeUrls), nodeUrls, proxies, ...(ca ? { ca } : {}), cleanup };
   } catch (err) {
     // An invalid config (e.g. overrides that break a rule) must not leak the temp folder.
     await cleanup();

@@ -65,6 +65,17 @@ export function parseConfig(raw: unknown, opts: { baseDir: string; source?: stri
   }
   const cfg = result.data;
   cfg.dataDir = resolve(opts.baseDir, cfg.dataDir);
+  // Certificate paths, like dataDir, are relative to the config's folder.
+  const files = (t: { cert?: string | undefined; key?: string | undefined } | undefined) => {
+    if (t?.cert !== undefined) t.cert = resolve(opts.baseDir, t.cert);
+    if (t?.key !== undefined) t.key = resolve(opts.baseDir, t.key);
+  };
+  if (cfg.tls) {
+    files(cfg.tls);
+    cfg.tls.ca = resolve(opts.baseDir, cfg.tls.ca);
+  }
+  files(cfg.router.tls);
+  for (const s of cfg.shards) for (const n of s.nodes) files(n.tls);
   return deepFreeze(cfg);
 }
 
@@ -86,7 +97,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   return parseConfig(raw, { baseDir: dirname(path), source: path, env });
 }
 
-/** The config with the secret masked, for logs and status output. */
+/** The config with the secret and the token hashes masked, for logs and status output. */
 export function redactConfig(cfg: Readonly<Config>): unknown {
-  return { ...cfg, cluster: { ...cfg.cluster, secret: '[redacted]' } };
+  return {
+    ...cfg,
+    cluster: { ...cfg.cluster, secret: '[redacted]' },
+    ...(cfg.auth ? { auth: { users: cfg.auth.users.map((u) => ({ ...u, tokenSha256: '[redacted]' })) } } : {}),
+  };
 }

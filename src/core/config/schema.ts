@@ -5,10 +5,29 @@ import { z } from 'zod';
 
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'node id must match [A-Za-z0-9_.-]{1,64}');
 const httpUrl = z.url({ protocol: /^https?$/ });
+const path = z.string().min(1);
+
+/** A process's own certificate and key (PEM files; relative paths resolve against the config's folder). */
+const TlsFilesSchema = z.strictObject({ cert: path, key: path });
+
+/** Top-level `tls`: every process's default cert/key, and the CA that signed them (contract, DESIGN §3). */
+const TlsSchema = z.strictObject({ cert: path.optional(), key: path.optional(), ca: path });
 
 const NodeSchema = z.strictObject({
   id: nodeId,
   url: httpUrl,
+  tls: TlsFilesSchema.optional(),
+});
+
+export const ROLES = ['read', 'readwrite', 'admin'] as const;
+
+/** A client of the router's API (contract, DESIGN §3): its token is known only by its SHA-256. */
+const UserSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'user name must match [A-Za-z0-9_.@-]{1,64}'),
+  tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, 'tokenSha256 must be 64 lower-case hex digits (tessera token prints it)'),
+  role: z.enum(ROLES),
+  /** Databases the user may use; all when absent. */
+  dbs: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'db names match [a-z][a-z0-9_-]{0,63}')).min(1).optional(),
 });
 
 const ShardSchema = z.strictObject({
@@ -35,7 +54,9 @@ export const ConfigSchema = z
       name: z.string().min(1).default('tessera'),
       secret: z.string().min(1),
     }),
-    router: z.strictObject({ url: httpUrl }),
+    router: z.strictObject({ url: httpUrl, tls: TlsFilesSchema.optional() }),
+    auth: z.strictObject({ users: z.array(UserSchema).min(1) }).optional(),
+    tls: TlsSchema.optional(),
     dataDir: z.string().min(1).default('./data'),
     replication: ReplicationSchema.default(ReplicationSchema.parse({})),
     limits: z.strictObject({
@@ -66,6 +87,15 @@ export const ConfigSchema = z
     if (r.failoverTimeoutMs <= r.healthCheckIntervalMs) {
       ctx.addIssue({ code: 'custom', path: ['replication', 'failoverTimeoutMs'], message: 'failoverTimeoutMs must be greater than healthCheckIntervalMs' });
     }
+    checkTls(cfg, ctx);
+    const names = new Set<string>();
+    const hashes = new Set<string>();
+    cfg.auth?.users.forEach((u, i) => {
+      if (names.has(u.name)) ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'name'], message: `duplicate user name ${u.name}` });
+      if (hashes.has(u.tokenSha256)) ctx.addIssue({ code: 'custom', path: ['auth', 'users', i, 'tokenSha256'], message: 'two users share one token' });
+      names.add(u.name);
+      hashes.add(u.tokenSha256);
+    });
     // Node ids and URLs identify processes: a duplicate would make two nodes one.
     const ids = new Map<string, string>();
     const urls = new Map<string, string>();
@@ -84,7 +114,42 @@ export const ConfigSchema = z
     }));
   });
 
+type RawParsed = {
+  router: { url: string; tls?: { cert: string; key: string } | undefined };
+  tls?: { cert?: string | undefined; key?: string | undefined; ca: string } | undefined;
+  shards: Array<{ nodes: Array<{ url: string; tls?: { cert: string; key: string } | undefined }> }>;
+};
+
+/**
+ * TLS is all or nothing: with a top-level `tls` block every URL is https and
+ * every process has a cert and key (its own or the default); without it every
+ * URL is http and no process has one. A mix would leave some link in clear.
+ */
+function checkTls(cfg: RawParsed, ctx: z.RefinementCtx): void {
+  const processes: Array<{ where: Array<string | number>; url: string; own: unknown }> = [
+    { where: ['router'], url: cfg.router.url, own: cfg.router.tls },
+    ...cfg.shards.flatMap((s, i) => s.nodes.map((n, j) => ({ where: ['shards', i, 'nodes', j], url: n.url, own: n.tls }))),
+  ];
+  const defaults = cfg.tls?.cert !== undefined && cfg.tls.key !== undefined;
+  if (cfg.tls && (cfg.tls.cert === undefined) !== (cfg.tls.key === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls.cert and tls.key go together' });
+  }
+  for (const p of processes) {
+    let scheme: string;
+    try { scheme = new URL(p.url).protocol; } catch { continue; }
+    if (cfg.tls) {
+      if (scheme !== 'https:') ctx.addIssue({ code: 'custom', path: [...p.where, 'url'], message: 'with a tls block every URL must be https:// (mixing http and https is not allowed)' });
+      if (!p.own && !defaults) ctx.addIssue({ code: 'custom', path: [...p.where, 'tls'], message: 'no certificate: give this process tls {cert, key} or set tls.cert and tls.key' });
+    } else {
+      if (scheme !== 'http:') ctx.addIssue({ code: 'custom', path: [...p.where, 'url'], message: 'an https:// URL needs the top-level tls block (cert, key, ca)' });
+      if (p.own) ctx.addIssue({ code: 'custom', path: [...p.where, 'tls'], message: 'a per-process tls block needs the top-level tls block (ca)' });
+    }
+  }
+}
+
 export type Config = z.infer<typeof ConfigSchema>;
+export type UserConfig = NonNullable<Config['auth']>['users'][number];
+export type Role = UserConfig['role'];
 export type ShardConfig = Config['shards'][number];
 export type NodeConfig = ShardConfig['nodes'][number];
 export type ReplicationConfig = Config['replication'];

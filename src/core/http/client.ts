@@ -54,7 +54,8 @@ export class NodeClient {
   readonly #pool: Pool;
   readonly #auth: string;
 
-  constructor(url: string, secret: string, opts: { connections?: number } = {}) {
+  /** `ca`: the cluster's CA for an https URL (the peer's certificate is verified against it, and only it). */
+  constructor(url: string, secret: string, opts: { connections?: number; ca?: Buffer } = {}) {
     this.url = url;
     this.#auth = bearer(secret);
     this.#pool = new Pool(url, {
@@ -62,6 +63,7 @@ export class NodeClient {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       connectTimeout: 2_000,
+      ...(opts.ca ? { connect: { ca: opts.ca } } : {}),
     });
   }
 
