@@ -13,6 +13,7 @@ import { operatorRoutes } from './api/operator-routes.ts';
 import type { RouterContext } from './api/scatter.ts';
 import type { Shards } from './replication/shards.ts';
 import { verifyRoutes } from './verify/routes.ts';
+import { uiRoutes } from './ui/routes.ts';
 
 // The router's HTTP app (STYLE §6): built here, listened on in main.ts, so
 // component tests drive it with inject() against fake shard nodes.
@@ -80,5 +81,6 @@ export function build(deps: RouterAppDeps): FastifyInstance {
   app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16, config.auth?.users));
   app.register(operatorRoutes(ctx, config.replication, config.cluster.secret, config.auth?.users));
   app.register(verifyRoutes(ctx, config.cluster.secret));
+  app.register(uiRoutes(app, ctx, config.replication));
   return app;
 }

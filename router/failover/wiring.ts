@@ -38,6 +38,9 @@ export interface ElectionSummary {
   detail?: string;
 }
 
+/** Elections kept for the /ui timeline (all shards). */
+const RECENT_ELECTIONS = 50;
+
 interface ShardFailover {
   rt: ShardRuntime;
   coordinator: Coordinator;
@@ -50,6 +53,7 @@ export class Failover {
   readonly #monitor: HealthMonitor;
   readonly #byShard: ShardFailover[];
   readonly #startedAtMs: number;
+  readonly #recent: Array<ElectionSummary & { shard: number }> = [];
   #stopped = false;
 
   constructor(deps: FailoverDeps) {
@@ -102,6 +106,11 @@ export class Failover {
 
   lastElection(shardId: number): ElectionSummary | null {
     return this.#byShard[shardId]?.last ?? null;
+  }
+
+  /** The last elections of every shard, oldest first (the /ui timeline). */
+  recentElections(): ReadonlyArray<ElectionSummary & { shard: number }> {
+    return this.#recent;
   }
 
   /**
@@ -176,6 +185,8 @@ export class Failover {
       durationMs: result.durationMs,
       ...(result.detail ? { detail: result.detail } : {}),
     };
+    this.#recent.push({ shard: f.rt.shardId, ...f.last });
+    if (this.#recent.length > RECENT_ELECTIONS) this.#recent.shift();
   }
 
   #updateLagMetrics(facts: ShardFacts, nowMs: number): void {
