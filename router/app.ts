@@ -80,7 +80,7 @@ export function build(deps: RouterAppDeps): FastifyInstance {
   // Bulk bodies may carry many documents: the node accepts up to 16 at the size limit.
   app.register(documentRoutes(ctx, config.limits.maxDocBytes * 16, config.auth?.users));
   app.register(operatorRoutes(ctx, config.replication, config.cluster.secret, config.auth?.users));
-  app.register(verifyRoutes(ctx, config.cluster.secret));
+  app.register(verifyRoutes(ctx, config.cluster.secret, config.auth?.users));
   app.register(uiRoutes(app, ctx, config.replication));
   return app;
 }

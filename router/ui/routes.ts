@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { ReplicationConfig } from '../../src/core/config/index.ts';
 import { TesseraError } from '../../src/core/errors.ts';
 import type { RouterContext } from '../api/scatter.ts';
+import { noQuery } from '../api/schemas.ts';
 import { describeShard } from '../failover/cluster-status.ts';
 import { UI_PAGE } from './page.ts';
 import { Traffic, trafficKind } from './traffic.ts';
@@ -44,9 +45,9 @@ export function uiRoutes(app: FastifyInstance, ctx: RouterContext, replication: 
     for (const s of streams) s.end();
   });
   return async (scope) => {
-    scope.get('/ui', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(UI_PAGE));
+    scope.get('/ui', { schema: { hide: true, querystring: noQuery } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(UI_PAGE));
 
-    scope.get('/ui/events', { schema: { hide: true } }, async (req, reply) => {
+    scope.get('/ui/events', { schema: { hide: true, querystring: noQuery } }, async (req, reply) => {
       if (streams.size >= MAX_STREAMS) throw new TesseraError('unavailable', `At most ${MAX_STREAMS} /ui streams at once`);
       reply.hijack();
       const res = reply.raw;
@@ -63,6 +64,6 @@ export function uiRoutes(app: FastifyInstance, ctx: RouterContext, replication: 
       res.on('close', done);
     });
 
-    scope.get('/ui/snapshot', { schema: { hide: true } }, async () => uiSnapshot(ctx, replication, traffic));
+    scope.get('/ui/snapshot', { schema: { hide: true, querystring: noQuery } }, async () => uiSnapshot(ctx, replication, traffic));
   };
 }
