@@ -1,13 +1,21 @@
 import type { Clock } from '../../src/core/clock.ts';
 import { fromBody, TesseraError } from '../../src/core/errors.ts';
 import { UnreachableError, type JsonResponse } from '../../src/core/http/client.ts';
-import { revGeneration } from '../../src/core/doc/rev.ts';
+import { COMMIT_HEADER, PENDING_HEADER, SEQ_HEADER, TERM_HEADER } from '../../src/core/protocol.ts';
 import type { ShardNode, ShardRuntime } from '../replication/shard-runtime.ts';
-import { noPrimary } from './writer.ts';
 
-// Reads (DESIGN §4): `primary` (default, read-your-acknowledged-writes),
-// `any` (first copy that answers, replicas first; may be stale), `quorum`
-// (readQuorum copies, the newest wins).
+// Reads (DESIGN §4, router/DESIGN.md "Reads"). Every node serves committed
+// data only, as of a read point (its commit point, raised by the one we send);
+// a node's answer names the seq it served and, when the document (or its db)
+// has a newer write that has not committed yet, that write's seq.
+//  - primary (default): linearizable. The read is stamped with the view's
+//    term (only that term's primary answers it), waits for a pending write to
+//    commit before it is answered (so no write acknowledged by any router is
+//    missed), and is answered only once W − 1 replicas have shown, after the
+//    read began, that no newer primary can have been elected (read index).
+//  - any: the first copy that answers, replicas first: committed, possibly stale.
+//  - quorum: readQuorum copies, the newest by seq: committed, and at least as
+//    new as every write this router acknowledged.
 
 export const READ_MODES = ['primary', 'any', 'quorum'] as const;
 export type ReadMode = (typeof READ_MODES)[number];
@@ -20,37 +28,114 @@ export interface ReaderDeps {
 export interface ReadAnswer {
   status: number;
   body: unknown;
+  /** Seq of the revision served (0: none at the read point). */
+  seq: number;
+}
+
+/** A read that could not be served in time; reads have no outcome to report, they are simply retried. */
+export function readUnavailable(shard: number, message: string): TesseraError {
+  return new TesseraError('no_primary', message, { shard }, { 'retry-after': '1' });
 }
 
 /** A single-shard read; the node's 4xx (404 ...) become TesseraErrors. */
 export async function readFromShard(deps: ReaderDeps, rt: ShardRuntime, path: string, mode: ReadMode, deadlineMs: number): Promise<ReadAnswer> {
   const answer = mode === 'any' ? await readAny(deps, rt, path, deadlineMs)
     : mode === 'quorum' ? await readQuorum(deps, rt, path, deadlineMs)
-      : await readPrimary(deps, rt, path, deadlineMs);
+      : await readPrimary(deps, rt, { path }, deadlineMs, { linearizable: true });
   if (answer.status >= 400) throw fromBody(answer.body, answer.status);
   return answer;
 }
 
-/** The primary's answer, whatever its status; one view refresh and retry if the primary is unknown or unreachable. */
-export async function readPrimary(deps: ReaderDeps, rt: ShardRuntime, path: string, deadlineMs: number): Promise<ReadAnswer> {
+export interface PrimaryRead {
+  path: string;
+  method?: 'GET' | 'POST';
+  body?: unknown;
+}
+
+/**
+ * The primary's committed answer for `read`, whatever its status. A pending
+ * write (document or db) is waited for, then the read is asked again; an
+ * unknown or unreachable primary, or one that is no longer primary of the
+ * view's term, is looked up again, within the deadline. `linearizable` also
+ * stamps the term and waits for the leadership check (single documents; the
+ * scatter reads of several documents are committed, not linearizable).
+ */
+export async function readPrimary(deps: ReaderDeps, rt: ShardRuntime, read: PrimaryRead, deadlineMs: number, opts: { linearizable: boolean }): Promise<ReadAnswer> {
   const { clock } = deps;
-  for (let attempt = 0; ; attempt++) {
+  const startedMs = clock.now();
+  let lastProblem = `no primary of shard ${rt.shardId} answered`;
+  for (let attempt = 0; attempt < 20 && clock.now() < deadlineMs; attempt++) {
     let primary = rt.primary();
     if (!primary) {
       await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));
       primary = rt.primary();
-      if (!primary) throw noPrimary(rt.shardId);
-    }
-    try {
-      return await ask(primary, path, deadlineMs - clock.now());
-    } catch (err) {
-      if (!(err instanceof UnreachableError) || attempt > 0 || clock.now() >= deadlineMs) {
-        if (err instanceof UnreachableError) throw noPrimary(rt.shardId, `The primary of shard ${rt.shardId} is unreachable`);
-        throw err;
+      if (!primary) {
+        lastProblem = `shard ${rt.shardId} has no primary right now`;
+        continue;
       }
-      await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));
     }
+    const term = rt.view.term;
+    const signal = rt.viewSignal;
+    // Started with the request, so the heartbeat it may need runs alongside it.
+    const confirmed = opts.linearizable ? rt.confirmLeadership(startedMs, deadlineMs) : Promise.resolve(true);
+    const headers: Record<string, string> = { [COMMIT_HEADER]: String(rt.commitSeq) };
+    if (opts.linearizable) headers[TERM_HEADER] = String(term);
+    let res: JsonResponse<unknown>;
+    try {
+      res = await primary.client.raw({
+        method: read.method ?? 'GET', path: read.path, ...(read.body !== undefined ? { body: read.body } : {}), headers,
+        timeoutMs: Math.max(1, deadlineMs - clock.now()), signal,
+      });
+    } catch (err) {
+      if (!(err instanceof UnreachableError)) throw err;
+      lastProblem = `the primary of shard ${rt.shardId} is unreachable`;
+      await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));
+      continue;
+    }
+    const e = res.status >= 400 ? fromBody(res.body, res.status) : null;
+    if (e && (e.code === 'not_primary' || e.code === 'stale_term')) {
+      // Another router elected, or the node stepped down: find the primary again.
+      rt.hint(typeof e.details.term === 'number' ? e.details.term : undefined);
+      lastProblem = `the primary of shard ${rt.shardId} changed`;
+      await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));
+      continue;
+    }
+    const pending = pendingSeqOf(res, e);
+    if (pending !== null) {
+      // A write newer than what was served may have been acknowledged by another router: wait for it.
+      if (!(await rt.waitForCommit(pending, term, deadlineMs))) lastProblem = `a write to shard ${rt.shardId} did not commit in time`;
+      continue;
+    }
+    if (!(await confirmed) || rt.view.term !== term) {
+      lastProblem = `the primary of shard ${rt.shardId} could not show it still leads its term`;
+      continue;
+    }
+    return { status: res.status, body: res.body, seq: seqOf(res) };
   }
+  throw readUnavailable(rt.shardId, lastProblem);
+}
+
+function pendingSeqOf(res: JsonResponse<unknown>, e: TesseraError | null): number | null {
+  const h = res.headers[PENDING_HEADER];
+  if (typeof h === 'string' && /^[0-9]+$/.test(h)) return Number(h);
+  // A db created or deleted above the read point answers 503 with the op's seq.
+  if (e && e.code === 'unavailable' && typeof e.details.pendingSeq === 'number') return e.details.pendingSeq;
+  return null;
+}
+
+function seqOf(res: JsonResponse<unknown>): number {
+  const h = res.headers[SEQ_HEADER];
+  return typeof h === 'string' && /^[0-9]+$/.test(h) ? Number(h) : 0;
+}
+
+/**
+ * The commit point a copy may read at: this router's, but never beyond the
+ * replica's match point (past it, a replica's log may still diverge).
+ */
+function readerCommit(rt: ShardRuntime, node: ShardNode): number {
+  if (node.id === rt.view.primaryId) return rt.commitSeq;
+  const m = rt.streams.get(node.id)?.matchSeq ?? 0;
+  return Math.min(rt.commitSeq, m);
 }
 
 async function readAny(deps: ReaderDeps, rt: ShardRuntime, path: string, deadlineMs: number): Promise<ReadAnswer> {
@@ -62,7 +147,10 @@ async function readAny(deps: ReaderDeps, rt: ShardRuntime, path: string, deadlin
     const left = deadlineMs - clock.now();
     if (left <= 0) break;
     try {
-      return await ask(node, path, Math.min(left, 1000));
+      const a = await ask(node, path, Math.min(left, 1000), readerCommit(rt, node));
+      // A copy that cannot serve committed data (catching up past a snapshot) lets the next one try.
+      if (a.status === 503) continue;
+      return a;
     } catch (err) {
       if (!(err instanceof UnreachableError)) throw err;
     }
@@ -81,7 +169,7 @@ async function readQuorum(deps: ReaderDeps, rt: ShardRuntime, path: string, dead
   await new Promise<void>((resolve) => {
     let pending = rt.nodes.size;
     for (const node of rt.nodes.values()) {
-      ask(node, path, deadlineMs - clock.now()).then((a) => {
+      ask(node, path, deadlineMs - clock.now(), readerCommit(rt, node)).then((a) => {
         if (a.status < 500) answers.push(a);
       }, () => undefined).finally(() => {
         pending--;
@@ -96,31 +184,18 @@ async function readQuorum(deps: ReaderDeps, rt: ShardRuntime, path: string, dead
 }
 
 /**
- * The newest of several copies' answers: a document beats a 404, then the
- * higher `seq` (the log entry that wrote it), then the higher rev generation.
+ * The newest of several copies' committed answers: the highest seq of the
+ * revision served, a tombstone's 404 included (a copy that has not seen a
+ * delete must not undo it); equal seqs are the same revision.
  */
 export function newestAnswer(answers: ReadonlyArray<ReadAnswer>): ReadAnswer {
   let best = answers[0]!;
-  for (const a of answers.slice(1)) if (compareAnswers(a, best) > 0) best = a;
+  for (const a of answers.slice(1)) if (a.seq > best.seq) best = a;
   return best;
 }
 
-function compareAnswers(a: ReadAnswer, b: ReadAnswer): number {
-  const aOk = a.status < 300;
-  const bOk = b.status < 300;
-  if (aOk !== bOk) return aOk ? 1 : -1;
-  if (!aOk) return 0;
-  const ab = a.body as { seq?: unknown; rev?: unknown };
-  const bb = b.body as { seq?: unknown; rev?: unknown };
-  if (typeof ab.seq === 'number' && typeof bb.seq === 'number' && ab.seq !== bb.seq) return ab.seq - bb.seq;
-  const ag = typeof ab.rev === 'string' ? revGeneration(ab.rev) : Number.NaN;
-  const bg = typeof bb.rev === 'string' ? revGeneration(bb.rev) : Number.NaN;
-  if (Number.isFinite(ag) && Number.isFinite(bg)) return ag - bg;
-  return 0;
-}
-
-async function ask(node: ShardNode, path: string, timeoutMs: number): Promise<ReadAnswer> {
+async function ask(node: ShardNode, path: string, timeoutMs: number, commit: number): Promise<ReadAnswer> {
   if (timeoutMs <= 0) throw new UnreachableError(node.url, new Error('no time left'), true);
-  const res: JsonResponse<unknown> = await node.client.raw({ path, timeoutMs });
-  return { status: res.status, body: res.body };
+  const res: JsonResponse<unknown> = await node.client.raw({ path, timeoutMs, headers: { [COMMIT_HEADER]: String(commit) } });
+  return { status: res.status, body: res.body, seq: seqOf(res) };
 }

@@ -8,8 +8,7 @@ import { readPrimary } from './reader.ts';
 import type { ShardRuntime } from '../replication/shard-runtime.ts';
 import type { Failover } from '../failover/wiring.ts';
 import type { Shards } from '../replication/shards.ts';
-import { noPrimary, writeToShard, type WriteResult } from './writer.ts';
-import { UnreachableError } from '../../src/core/http/client.ts';
+import { writeToShard, type WriteResult } from './writer.ts';
 
 // Requests that span shards: fan out to every shard's primary, merge with the
 // pure functions of merge.ts. A scatter read needs every shard: one shard
@@ -50,30 +49,23 @@ function deadline(ctx: RouterContext): number {
   return ctx.clock.now() + ctx.writeTimeoutMs;
 }
 
-/** The primary's answer for `path` on one shard; a 4xx/5xx becomes a TesseraError. */
+/**
+ * The primary's committed answer for a read on one shard; a 4xx/5xx becomes
+ * a TesseraError. Scatter reads are committed as of this router's commit
+ * point (read-your-writes through this router), not linearizable: they span
+ * documents, and DESIGN §6 promises linearizability per document.
+ */
 async function get<T>(ctx: RouterContext, rt: ShardRuntime, path: string, until: number): Promise<T> {
-  const a = await readPrimary({ clock: ctx.clock, readQuorum: ctx.readQuorum }, rt, path, until);
+  const a = await readPrimary({ clock: ctx.clock, readQuorum: ctx.readQuorum }, rt, { path }, until, { linearizable: false });
   if (a.status >= 400) throw fromBody(a.body, a.status);
   return a.body as T;
 }
 
 /** A read-only POST (the _find queries) to the shard's primary. */
 async function post<T>(ctx: RouterContext, rt: ShardRuntime, path: string, body: unknown, until: number): Promise<T> {
-  let primary = rt.primary();
-  if (!primary) {
-    await rt.refresh(Math.min(1000, Math.max(50, until - ctx.clock.now())));
-    primary = rt.primary();
-  }
-  if (!primary) throw noPrimary(rt.shardId);
-  let res;
-  try {
-    res = await primary.client.raw({ method: 'POST', path, body, timeoutMs: Math.max(1, until - ctx.clock.now()) });
-  } catch (err) {
-    if (err instanceof UnreachableError) throw noPrimary(rt.shardId, `The primary of shard ${rt.shardId} is unreachable`);
-    throw err;
-  }
-  if (res.status >= 400) throw fromBody(res.body, res.status);
-  return res.body as T;
+  const a = await readPrimary({ clock: ctx.clock, readQuorum: ctx.readQuorum }, rt, { path, method: 'POST', body }, until, { linearizable: false });
+  if (a.status >= 400) throw fromBody(a.body, a.status);
+  return a.body as T;
 }
 
 /** `GET /v1/db`: the union of every shard's databases. */
@@ -86,7 +78,7 @@ export async function listDbs(ctx: RouterContext): Promise<{ dbs: string[] }> {
 /** `GET /v1/db/{db}`: counts summed; 404 only when no shard has the db. */
 export async function dbInfo(ctx: RouterContext, db: string) {
   const until = deadline(ctx);
-  const answers = await Promise.all(ctx.shards.list.map((rt) => readPrimary({ clock: ctx.clock, readQuorum: ctx.readQuorum }, rt, dbPath(db), until)));
+  const answers = await Promise.all(ctx.shards.list.map((rt) => readPrimary({ clock: ctx.clock, readQuorum: ctx.readQuorum }, rt, { path: dbPath(db) }, until, { linearizable: false })));
   const found = answers.filter((a) => a.status === 200).map((a) => a.body as { docCount: number; deletedCount: number; seq: number });
   const failed = answers.find((a) => a.status >= 400 && a.status !== 404);
   if (failed) throw fromBody(failed.body, failed.status);

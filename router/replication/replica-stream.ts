@@ -30,6 +30,10 @@ export interface StreamHost {
   onProgress(): void;
   /** A replica or the primary showed a higher term: another router elected. */
   onHigherTerm(term: number | undefined): void;
+  /** The earliest start of a read waiting for the primary's leadership to be confirmed, or null. */
+  readonly confirmSinceMs: number | null;
+  /** A replica answered at the stream's term: reads waiting for confirmation may go. */
+  onConfirmed(): void;
 }
 
 export interface StreamOptions {
@@ -77,6 +81,14 @@ export class ReplicaStream {
   #lastSentMs = 0;
   /** Whether the last request to the replica got an answer. */
   #reachable = true;
+  /**
+   * When the newest request that the replica answered at the stream's term
+   * (or below it) was sent: the replica had not moved to a newer term then.
+   * Linearizable reads count these (router/DESIGN.md "Reads").
+   */
+  #confirmedAtMs = 0;
+  /** When the request in flight was sent (a `gap` answer confirms the term too). */
+  #askedAtMs = 0;
   readonly #d: StreamDeps;
   #backoffMs = 0;
   #backoffUntilMs = 0;
@@ -105,6 +117,17 @@ export class ReplicaStream {
 
   get reachable(): boolean {
     return this.#reachable;
+  }
+
+  get confirmedAtMs(): number {
+    return this.#confirmedAtMs;
+  }
+
+  /** The replica answered a request sent at `askedAtMs` without showing a newer term. */
+  #confirm(askedAtMs: number): void {
+    if (askedAtMs <= this.#confirmedAtMs) return;
+    this.#confirmedAtMs = askedAtMs;
+    this.#d.host.onConfirmed();
   }
 
   start(): void {
@@ -160,6 +183,7 @@ export class ReplicaStream {
         primaryLastSeq: host.primaryLastSeq, commitSeq: host.commitSeq, sentCommitSeq: this.#sentCommitSeq,
         lastSentMs: this.#lastSentMs, backoffUntilMs: this.#backoffUntilMs, nowMs: clock.now(),
         heartbeatMs: options.heartbeatMs, commitPushMs: options.commitPushMs,
+        confirmSinceMs: host.confirmSinceMs, confirmedAtMs: this.#confirmedAtMs,
       });
       try {
         switch (action.kind) {
@@ -182,6 +206,8 @@ export class ReplicaStream {
     const nodeId = this.nodeId;
     if (err instanceof TesseraError && err.code === 'gap') {
       // The replica's log diverges or is short: find the match point again.
+      // It adopted our term to answer so: that confirms the term.
+      this.#confirm(this.#askedAtMs);
       this.#gapsInARow++;
       this.#startCatchUp(err.details.needsSnapshot === true ? 'needs_snapshot' : err.details.mismatch === true ? 'diverged' : 'gap');
       if (err.details.needsSnapshot === true) this.#becomeSnapshot();
@@ -245,13 +271,15 @@ export class ReplicaStream {
   }
 
   async #probe(): Promise<void> {
-    const { replica, term, options } = this.#d;
+    const { replica, term, options, clock } = this.#d;
+    const askedAtMs = clock.now();
     const st = (await replica.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, timeoutMs: options.requestTimeoutMs })).body;
     this.#reachable = true;
     if (st.term > term) {
       this.#d.host.onHigherTerm(st.term);
       throw new TesseraError('stale_term', `node ${this.nodeId} is at term ${st.term}`, { term: st.term });
     }
+    this.#confirm(askedAtMs);
     const base = st.oldestSeq - 1;
     this.#replicaLastSeq = st.lastSeq;
     let window = firstProbeWindow(st.lastSeq, base, options.probeWidth);
@@ -331,11 +359,13 @@ export class ReplicaStream {
     const req: ReplicateRequest = {
       term, primaryId, commitSeq, prevSeq: matchSeq, prevTerm: this.#matchTerm, truncate, entries, primaryLastSeq: Math.max(host.primaryLastSeq, endSeq),
     };
+    this.#askedAtMs = clock.now();
     const res = await replica.json<ReplicateResponse>({
       method: 'POST', path: `${REPLICATION_PREFIX}/replicate`, body: req, timeoutMs: options.requestTimeoutMs,
     });
     if (this.#stopped) return;
     this.#reachable = true;
+    this.#confirm(this.#askedAtMs);
     this.#gapsInARow = 0;
     this.#lastSentMs = clock.now();
     this.#sentCommitSeq = Math.max(this.#sentCommitSeq, commitSeq);

@@ -40,6 +40,14 @@ interface Waiter {
   timer: unknown;
 }
 
+/** A linearizable read waiting for proof that the view's primary still leads (router/DESIGN.md "Reads"). */
+interface ConfirmWaiter {
+  sinceMs: number;
+  term: number;
+  resolve(confirmed: boolean): void;
+  timer: unknown;
+}
+
 export class ShardRuntime implements StreamHost {
   readonly shardId: number;
   readonly view: ShardView;
@@ -57,6 +65,7 @@ export class ShardRuntime implements StreamHost {
   /** Writes waiting at a pause. */
   #writesHeld = 0;
   #waiters: Waiter[] = [];
+  readonly #confirmWaiters = new Set<ConfirmWaiter>();
   /** The shard's smoothed write rate, from the primary's lastSeq over time (Lagging threshold). */
   #writeRate: WriteRate | null = null;
   #commitListeners = new Set<() => void>();
@@ -238,6 +247,55 @@ export class ShardRuntime implements StreamHost {
     return Promise.race([this.#refreshing, timeout]).finally(() => clock.clearTimeout(timer));
   }
 
+  /**
+   * Resolves true once the view's primary is known to have led its term at
+   * some moment after `sinceMs` (Raft's read index check): W − 1 replicas
+   * answered, at that term, requests sent after `sinceMs`; with the primary's
+   * own answer at that term that is a write quorum, and any majority that
+   * could have elected a newer primary shares a node with it. False when the
+   * view moves on or at `deadlineMs`. Concurrent reads share the heartbeats
+   * this asks the streams for; under writes the batches themselves confirm.
+   */
+  confirmLeadership(sinceMs: number, deadlineMs: number): Promise<boolean> {
+    if (this.#leadsSince(sinceMs)) return Promise.resolve(true);
+    const { clock } = this.#d;
+    return new Promise<boolean>((resolve) => {
+      const w: ConfirmWaiter = {
+        sinceMs, term: this.view.term, resolve, timer: clock.setTimeout(() => this.#settleConfirm(w, false), Math.max(0, deadlineMs - clock.now())),
+      };
+      this.#confirmWaiters.add(w);
+      for (const s of this.streams.values()) s.wake();
+    });
+  }
+
+  /** The earliest start among reads waiting for confirmation (the streams send a heartbeat for it), or null. */
+  get confirmSinceMs(): number | null {
+    let min: number | null = null;
+    for (const w of this.#confirmWaiters) if (min === null || w.sinceMs < min) min = w.sinceMs;
+    return min;
+  }
+
+  onConfirmed(): void {
+    for (const w of [...this.#confirmWaiters]) {
+      if (w.term !== this.view.term) this.#settleConfirm(w, false);
+      else if (this.#leadsSince(w.sinceMs)) this.#settleConfirm(w, true);
+    }
+  }
+
+  #leadsSince(sinceMs: number): boolean {
+    const need = this.writeQuorum - 1;
+    if (need <= 0) return true;
+    let n = 0;
+    for (const s of this.streams.values()) if (s.confirmedAtMs >= sinceMs) n++;
+    return n >= need;
+  }
+
+  #settleConfirm(w: ConfirmWaiter, confirmed: boolean): void {
+    if (!this.#confirmWaiters.delete(w)) return;
+    this.#d.clock.clearTimeout(w.timer);
+    w.resolve(confirmed);
+  }
+
   /** Entries the primary appended for a write (its answer); `approxBytes` = answer size. */
   noteEntries(entries: ReadonlyArray<LogEntry>, writeTerm: number, approxBytes: number): void {
     if (entries.length === 0 || writeTerm !== this.view.term) return;
@@ -341,6 +399,7 @@ export class ShardRuntime implements StreamHost {
     this.#stopped = true;
     this.resumeWrites();
     for (const w of [...this.#waiters]) this.#settle(w, false);
+    for (const w of [...this.#confirmWaiters]) this.#settleConfirm(w, false);
     for (const l of [...this.#commitListeners]) l();
     await Promise.all([...this.streams.values()].map((s) => s.stop()));
     this.streams.clear();
@@ -393,6 +452,7 @@ export class ShardRuntime implements StreamHost {
     this.primaryLastSeq = 0;
     this.currentTermFrom = null;
     for (const w of [...this.#waiters]) if (w.term !== this.view.term) this.#settle(w, false);
+    for (const w of [...this.#confirmWaiters]) if (w.term !== this.view.term) this.#settleConfirm(w, false);
     const primary = this.primary();
     log.info({ shard: this.shardId, term: this.view.term, primary: primary?.id ?? null }, 'shard view changed');
     if (!primary || this.#stopped) return;

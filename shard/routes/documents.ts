@@ -7,9 +7,10 @@ import { jsonProblem, MAX_BODY_DEPTH } from '../../src/core/doc/limits.ts';
 import { parseSearch } from '../../src/core/doc/search-query.ts';
 import { bulkBody, dbParams, docParams, docWriteBody, rev as revSchema, uintQuery } from '../../src/core/doc/schema.ts';
 import { ifMatch } from '../../src/core/http/headers.ts';
+import { PENDING_HEADER, SEQ_HEADER } from '../../src/core/protocol.ts';
 import type { Store, GroupCommit, WriteResult, BulkDoc, BulkItem, FieldsQuery, TagsQuery } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
-import { writeGuard } from './write-headers.ts';
+import { readPoint, writeGuard } from './router-headers.ts';
 
 // The §4 document API, served by a node for its own shard. Reads work on any
 // node; writes only on the primary (the store's guard). Answers of writes
@@ -94,7 +95,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
 
   // ---- databases ---------------------------------------------------------
 
-  app.get('/v1/db', { schema: { querystring: noQuery } }, async () => ({ dbs: store.listDbs() }));
+  app.get('/v1/db', { schema: { querystring: noQuery } }, async (req) => ({ dbs: store.listDbs(readPoint(req, store)) }));
 
   app.put<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams, querystring: noQuery } }, async (req, reply) => {
     const { guard, stamped } = writeGuard(req, store);
@@ -106,7 +107,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     return send(reply, await commit.run(() => store.deleteDb(req.params.db, guard)), stamped);
   });
 
-  app.get<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams, querystring: noQuery } }, async (req) => store.dbInfo(req.params.db));
+  app.get<{ Params: { db: string } }>('/v1/db/:db', { schema: { params: dbParams, querystring: noQuery } }, async (req) => store.dbInfo(req.params.db, readPoint(req, store)));
 
   // ---- documents ---------------------------------------------------------
 
@@ -151,7 +152,14 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
   app.get<{ Params: { db: string; id: string }; Querystring: { rev?: string } }>(
     '/v1/db/:db/docs/:id',
     { schema: { params: docParams, querystring: revQuery } },
-    async (req, reply) => json(reply, store.getDoc(req.params.db, req.params.id, req.query.rev)),
+    async (req, reply) => {
+      const r = store.getDoc(req.params.db, req.params.id, req.query.rev, readPoint(req, store));
+      reply.header(SEQ_HEADER, String(r.seq));
+      if (r.pendingSeq !== null) reply.header(PENDING_HEADER, String(r.pendingSeq));
+      if (r.body !== null) return json(reply, r.body);
+      const what = req.query.rev === undefined ? `document ${req.params.id} not found` : `document ${req.params.id} has no kept revision ${req.query.rev}`;
+      return reply.status(404).send(errors.notFound(what).toBody());
+    },
   );
 
   app.post<{ Params: { db: string }; Body: { docs: BulkDoc[] } }>(
@@ -206,7 +214,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
         ...p,
         ...(q.startAfter !== undefined ? { startAfter: q.startAfter } : {}),
         includeDeleted: q.includeDeleted === 'true' || q.includeDeleted === '1',
-      }));
+      }, readPoint(req, store)));
     },
   );
 
@@ -225,7 +233,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
     },
     async (req, reply) => {
       check(jsonProblem(req.body, MAX_BODY_DEPTH));
-      return json(reply, store.findFieldsJson(req.params.db, { ...req.body, ...page(req.body ?? {}) }));
+      return json(reply, store.findFieldsJson(req.params.db, { ...req.body, ...page(req.body ?? {}) }, readPoint(req, store)));
     },
   );
 
@@ -233,14 +241,14 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
   app.post<{ Params: { db: string }; Body: TagsQuery & { skip?: number; limit?: number } }>(
     '/v1/db/:db/_find/tags',
     { schema: { params: dbParams, querystring: noQuery, body: { type: 'object', additionalProperties: false, properties: { allOf: tagList, anyOf: tagList, noneOf: tagList, ...pageFields } } } },
-    async (req, reply) => json(reply, store.findTagsJson(req.params.db, { ...req.body, ...page(req.body ?? {}) })),
+    async (req, reply) => json(reply, store.findTagsJson(req.params.db, { ...req.body, ...page(req.body ?? {}) }, readPoint(req, store))),
   );
 
   app.get<{ Params: { db: string }; Querystring: { q: string; skip?: string; limit?: string } }>(
     '/v1/db/:db/_search',
     { schema: { params: dbParams, querystring: { type: 'object', required: ['q'], additionalProperties: false, properties: { q: { type: 'string', minLength: 1, maxLength: 1000 }, skip: intQ, limit: intQ } } } },
     // Parsed and quoted before FTS5 sees it (src/core/doc/search-query.ts).
-    async (req, reply) => json(reply, store.searchJson(req.params.db, searchExpression(req.query.q), page(req.query))),
+    async (req, reply) => json(reply, store.searchJson(req.params.db, searchExpression(req.query.q), page(req.query), readPoint(req, store))),
   );
 
   app.get<{ Params: { db: string }; Querystring: { since?: string; limit?: string; until?: string } }>(
@@ -250,7 +258,7 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       const limit = int(req.query.limit, 1000);
       if (limit < 1 || limit > 10000) throw errors.badRequest('querystring.limit: must be 1..10000', { path: 'querystring.limit' });
       const until = req.query.until === undefined ? undefined : Number(req.query.until);
-      return store.changes(req.params.db, int(req.query.since, 0), limit, until);
+      return store.changes(req.params.db, int(req.query.since, 0), limit, until, readPoint(req, store));
     },
   );
 }

@@ -7,7 +7,7 @@ import { errors } from '../../src/core/errors.ts';
 import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/core/protocol.ts';
 import type { Store } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
-import { checkCommitHeader } from './write-headers.ts';
+import { checkCommitHeader } from './router-headers.ts';
 
 // `/v1/_replication/*` (DESIGN §5.2). Each call runs in its own transaction,
 // outside group commit: a term or vote must be durable before its answer,

@@ -66,6 +66,8 @@ export class StoreContext {
   #meta: Meta | null = null;
   #last: SeqTerm | null = null;
   #dbs: Set<string> | null = null;
+  /** Seq of the newest db_create/db_delete in the log (committed reads check it first). */
+  #lastDbOp: number | null = null;
 
   constructor(opts: ContextOptions) {
     this.now = opts.now;
@@ -92,6 +94,7 @@ export class StoreContext {
     this.#meta = null;
     this.#last = null;
     this.#dbs = null;
+    this.#lastDbOp = null;
   }
 
   meta(): Meta {
@@ -138,9 +141,40 @@ export class StoreContext {
     this.#last = last;
   }
 
-  /** The commit point this node knows: its own, or the router's up to its log's end. */
+  /**
+   * The commit point this node knows: its own, and on a primary also the
+   * router's up to the log's end. A primary's log holds every committed
+   * entry, so a router's commit point names entries of that very log; a
+   * replica's tail past its match point may still diverge, so only what the
+   * replicate rule raised (capped at a batch's end) counts there.
+   */
   commitSeq(meta: Meta = this.meta(), lastSeq: number = this.last(meta).seq): number {
+    if (meta.role !== 'primary') return meta.commitSeq;
     return Math.max(meta.commitSeq, Math.min(this.reportedCommit, lastSeq));
+  }
+
+  /**
+   * The read point of a committed read: this node's commit point, raised by
+   * the reader's (a router sends the commit point it has counted, which may be
+   * ahead of what the node has been told; for a replica it sends no more than
+   * the replica's match point, below which the replica's log is the primary's).
+   * Only for this read: it is never persisted.
+   */
+  readPoint(readerCommit?: number): number {
+    const meta = this.meta();
+    const last = this.last(meta).seq;
+    const own = this.commitSeq(meta, last);
+    return readerCommit === undefined ? own : Math.max(own, Math.min(readerCommit, last));
+  }
+
+  lastDbOpSeq(): number {
+    this.#lastDbOp ??= (this.q.lastDbOp.get() as { seq: number | null }).seq ?? 0;
+    return this.#lastDbOp;
+  }
+
+  /** A db op entered the log (null: it shrank; re-read). */
+  noteDbOp(seq: number | null): void {
+    this.#lastDbOp = seq === null ? null : Math.max(seq, this.#lastDbOp ?? 0);
   }
 
   hasDb(name: string): boolean {

@@ -28,9 +28,11 @@ function applyEntry(ctx: StoreContext, entry: LogEntry, docJson: string | null, 
     case 'db_create':
       ctx.q.insertDb.run(entry.db, entry.seq);
       ctx.noteDb(entry.db, true);
+      ctx.noteDbOp(entry.seq);
       return;
     case 'db_delete':
       dropDb(ctx, entry.db);
+      ctx.noteDbOp(entry.seq);
       return;
     case 'put': {
       const doc = entry.doc;
@@ -101,6 +103,7 @@ export function rollbackAfter(ctx: StoreContext, after: number, byTerm: number):
   ctx.q.copyToRollback.run(ctx.now(), byTerm, after);
   ctx.q.deleteLogAfter.run(after);
   ctx.setLast(null);
+  ctx.noteDbOp(null);
   ctx.q.deleteRevisionsAfter.run(after);
   const touched = new Map<string, { db: string; id: string }>();
   for (let i = doomed.length - 1; i >= 0; i--) {

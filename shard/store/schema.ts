@@ -4,7 +4,7 @@ import type { Database } from 'better-sqlite3';
 // carries a version in `meta`; `migrate` runs one step per version so an old
 // file is upgraded in place and a newer file is refused instead of misread.
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const STEPS: ReadonlyArray<string> = [
   // 0 → 1: the initial layout.
@@ -61,6 +61,23 @@ const STEPS: ReadonlyArray<string> = [
     by_term INTEGER NOT NULL
   );
   CREATE VIRTUAL TABLE docs_fts USING fts5(content);
+  `,
+  // 1 → 2: committed reads look up a document's newest revision at or below a
+  // seq; Idempotency-Key records travel with their entries; a node knows
+  // whether its data dir has joined the shard (a file from version 1 has).
+  `
+  CREATE INDEX revisions_doc_seq ON revisions (db, id, seq);
+  CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT,
+    ts INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX idempotency_seq ON idempotency (seq);
+  INSERT INTO meta (key, value) SELECT 'joined', '1' WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'term')
+    ON CONFLICT (key) DO NOTHING;
   `,
 ];
 

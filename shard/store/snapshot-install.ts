@@ -83,6 +83,7 @@ export class SnapshotInstall {
             SELECT d.rowid, s.content FROM temp.snap_docs s JOIN docs d ON d.db = s.db AND d.id = s.id WHERE s.content IS NOT NULL;`);
         ctx.setLast(null);
         ctx.noteDb(null, false);
+        ctx.noteDbOp(null);
         ctx.setMeta({
           term: Math.max(term, meta.term),
           votedFor: term > meta.term ? null : meta.votedFor,

@@ -55,5 +55,21 @@ export function prepare(db: Db) {
     searchPage: p(`SELECT d.body FROM docs_fts JOIN docs d ON d.rowid = docs_fts.rowid
       WHERE docs_fts MATCH ? AND d.db = ? AND d.deleted = 0 ORDER BY docs_fts.rank, d.id LIMIT ? OFFSET ?`),
     changes: p('SELECT id, rev, deleted, seq FROM docs WHERE db = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+    // Committed reads (shard/DESIGN.md "Committed reads"): the documents whose
+    // head is above the read point, and what each held at the read point.
+    pendingDocs: p('SELECT id, seq FROM docs WHERE db = ? AND seq > ?'),
+    revisionAt: p('SELECT rev, deleted, body, seq FROM revisions WHERE db = ? AND id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1'),
+    revisionSeq: p('SELECT body, seq FROM revisions WHERE db = ? AND id = ? AND rev = ?'),
+    dbOpsAfter: p(`SELECT seq, op, db FROM log WHERE seq > ? AND op IN ('db_create', 'db_delete') ORDER BY seq`),
+    lastDbOp: p(`SELECT max(seq) AS seq FROM log WHERE op IN ('db_create', 'db_delete')`),
+    countLiveAt: p('SELECT count(*) AS n FROM docs WHERE db = ? AND deleted = 0 AND seq <= ?'),
+    dbCountsAt: p('SELECT sum(deleted = 0) AS live, sum(deleted = 1) AS dead, max(seq) AS seq FROM docs WHERE db = ? AND seq <= ?'),
+    pageLiveAt: p('SELECT id, body FROM docs WHERE db = ? AND id > ? AND deleted = 0 AND seq <= ? ORDER BY id LIMIT ? OFFSET ?'),
+    pageAllAt: p('SELECT id, body FROM docs WHERE db = ? AND id > ? AND seq <= ? ORDER BY id LIMIT ? OFFSET ?'),
+    scanLiveAt: p('SELECT id, body FROM docs WHERE db = ? AND deleted = 0 AND seq <= ? ORDER BY id'),
+    searchIdsAt: p(`SELECT d.id, d.body FROM docs_fts JOIN docs d ON d.rowid = docs_fts.rowid
+      WHERE docs_fts MATCH ? AND d.db = ? AND d.deleted = 0 AND d.seq <= ? ORDER BY docs_fts.rank, d.id LIMIT ?`),
+    searchCountAt: p(`SELECT count(*) AS n FROM docs_fts JOIN docs d ON d.rowid = docs_fts.rowid
+      WHERE docs_fts MATCH ? AND d.db = ? AND d.deleted = 0 AND d.seq <= ?`),
   };
 }

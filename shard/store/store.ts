@@ -8,10 +8,10 @@ import type {
 import { decidePromote, decideReplicate, decideVote, planTrim, type TailEntry } from '../../src/rules/index.ts';
 import { StoreContext, type Meta } from './context.ts';
 import { appendEntry, rollbackAfter, walJson } from './log.ts';
-import { Queries, type ListQuery } from './queries.ts';
+import { Queries, type DocRead, type ListQuery } from './queries.ts';
 import type { FieldsQuery, TagsQuery } from './query-match.ts';
 import { SnapshotInstall } from './snapshot-install.ts';
-import { PrimaryWrites, type BulkDoc, type BulkItem, type WriteGuard, type WriteResult } from './writes.ts';
+import { PrimaryWrites, assertPrimaryAt, type BulkDoc, type BulkItem, type WriteGuard, type WriteResult } from './writes.ts';
 import { snapshotLines } from './snapshot-reader.ts';
 
 // The node's durable state behind one better-sqlite3 connection. Every public
@@ -23,7 +23,7 @@ import { snapshotLines } from './snapshot-reader.ts';
 // This file holds what needs the node's state machine: writes, replication
 // (vote, promote, replicate), readiness and trimming.
 
-export type { Meta, ListQuery, WriteResult, WriteGuard, BulkDoc, BulkItem };
+export type { Meta, ListQuery, DocRead, WriteResult, WriteGuard, BulkDoc, BulkItem };
 
 export interface StoreOptions {
   path: string;
@@ -344,16 +344,23 @@ export class Store {
     this.#snapshot.abort();
   }
 
-  // ---- reads (queries.ts) ------------------------------------------------
+  // ---- reads (queries.ts): committed only, as of a read point -----------
 
-  listDbs(): string[] { return this.#queries.listDbs(); }
-  dbInfo(db: string) { return this.#queries.dbInfo(db); }
-  getDoc(db: string, id: string, rev?: string): string { return this.#queries.getDoc(db, id, rev); }
-  allDocsJson(db: string, q: ListQuery & { startAfter?: string; includeDeleted: boolean }): string { return this.#queries.allDocsJson(db, q); }
-  findFieldsJson(db: string, q: FieldsQuery & ListQuery): string { return this.#queries.findFieldsJson(db, q); }
-  findTagsJson(db: string, q: TagsQuery & ListQuery): string { return this.#queries.findTagsJson(db, q); }
-  searchJson(db: string, q: string, page: ListQuery): string { return this.#queries.searchJson(db, q, page); }
-  changes(db: string, since: number, limit: number, until?: number) { return this.#queries.changes(db, since, limit, until); }
+  /** A stamped (linearizable) read: 409 not_primary / stale_term unless this node is the primary of `term`. */
+  assertPrimaryAt(term: number): void { assertPrimaryAt(this.#ctx.meta(), term); }
+  /** See StoreContext.readPoint: the seq reads are served at (a reader's commit point counts on a primary). */
+  readPoint(readerCommit?: number): number { return this.#ctx.readPoint(readerCommit); }
+  listDbs(at = this.readPoint()): string[] { return this.#queries.listDbs(at); }
+  dbInfo(db: string, at = this.readPoint()) { return this.#queries.dbInfo(db, at); }
+  getDoc(db: string, id: string, rev?: string, at = this.readPoint()): DocRead { return this.#queries.getDoc(db, id, rev, at); }
+  allDocsJson(db: string, q: ListQuery & { startAfter?: string; includeDeleted: boolean }, at = this.readPoint()): string { return this.#queries.allDocsJson(db, q, at); }
+  findFieldsJson(db: string, q: FieldsQuery & ListQuery, at = this.readPoint()): string { return this.#queries.findFieldsJson(db, q, at); }
+  findTagsJson(db: string, q: TagsQuery & ListQuery, at = this.readPoint()): string { return this.#queries.findTagsJson(db, q, at); }
+  searchJson(db: string, q: string, page: ListQuery, at = this.readPoint()): string { return this.#queries.searchJson(db, q, page, at); }
+  /** Changes with since < seq <= until, never above the read point. */
+  changes(db: string, since: number, limit: number, until?: number, at = this.readPoint()) {
+    return this.#queries.changes(db, since, limit, Math.min(until ?? at, at));
+  }
   entries(since?: number, limit?: number): LogEntry[] { return this.#queries.entries(since, limit); }
   rollbackEntries() { return this.#queries.rollbackEntries(); }
 }

@@ -33,6 +33,20 @@ export interface BulkDoc {
 
 export type BulkItem = { ok: true; id: string; rev: string; seq: number } | { id: string; error: string; reason: string };
 
+/**
+ * Only a primary takes writes and stamped reads, and only at the term the
+ * router stamped (a router with an older view learns the new term from the
+ * 409 and looks for the primary again).
+ */
+export function assertPrimaryAt(meta: Meta, term: number | undefined): void {
+  if (meta.role !== 'primary') {
+    throw new TesseraError('not_primary', undefined, { primaryId: meta.primaryId, term: meta.term });
+  }
+  if (term !== undefined && term !== meta.term) {
+    throw new TesseraError('stale_term', `stamped with term ${term}, node is at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
+  }
+}
+
 export class PrimaryWrites {
   readonly #ctx: StoreContext;
 
@@ -43,12 +57,7 @@ export class PrimaryWrites {
   #guard(guard: WriteGuard): Meta {
     const ctx = this.#ctx;
     const meta = ctx.meta();
-    if (meta.role !== 'primary') {
-      throw new TesseraError('not_primary', undefined, { primaryId: meta.primaryId, term: meta.term });
-    }
-    if (guard.term !== undefined && guard.term !== meta.term) {
-      throw new TesseraError('stale_term', `write stamped with term ${guard.term}, node is at term ${meta.term}`, { term: meta.term, primaryId: meta.primaryId });
-    }
+    assertPrimaryAt(meta, guard.term);
     if (this.#ctx.reportedCommit > meta.commitSeq) {
       const commitSeq = ctx.commitSeq(meta);
       if (commitSeq > meta.commitSeq) {

@@ -174,5 +174,9 @@ export const TERM_HEADER = 'x-tessera-term';
 export const COMMIT_HEADER = 'x-tessera-commit';
 /** The lowest match point of the replicas that answer: the primary keeps its WAL above it. */
 export const KEEP_HEADER = 'x-tessera-keep';
+/** On a node's read answer: the seq of the revision served (0: none at the read point). */
+export const SEQ_HEADER = 'x-tessera-seq';
+/** On a node's read answer: a newer write of that document (or its db) above the read point, not committed yet. */
+export const PENDING_HEADER = 'x-tessera-pending-seq';
 
 export const REPLICATION_PREFIX = '/v1/_replication';

@@ -24,6 +24,13 @@ export interface StreamStatus {
   heartbeatMs: number;
   /** How long a new commitSeq may wait for a batch to carry it before an empty batch does. */
   commitPushMs: number;
+  /**
+   * A linearizable read that started at this time waits for replicas to show
+   * they are still at the stream's term (null: none waiting); `confirmedAtMs`
+   * is when the last request the replica answered at that term was sent.
+   */
+  confirmSinceMs?: number | null;
+  confirmedAtMs?: number;
 }
 
 export type StreamAction =
@@ -39,6 +46,8 @@ export function nextAction(s: StreamStatus): StreamAction {
   if (s.mode === 'probe' || s.matchSeq === null) return { kind: 'probe' };
   // Behind, or holding a suffix the primary lacks (it must be truncated away).
   if (s.matchSeq < s.primaryLastSeq || s.replicaLastSeq > s.matchSeq) return { kind: 'replicate' };
+  // A read waits for proof that the primary still leads: an empty batch now, not at the next heartbeat.
+  if (s.confirmSinceMs != null && (s.confirmedAtMs ?? 0) < s.confirmSinceMs) return { kind: 'heartbeat' };
   const due = s.commitSeq > s.sentCommitSeq ? s.lastSentMs + s.commitPushMs : s.lastSentMs + s.heartbeatMs;
   return s.nowMs >= due ? { kind: 'heartbeat' } : { kind: 'wait', untilMs: due };
 }

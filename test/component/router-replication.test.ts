@@ -90,7 +90,8 @@ async function put(s: Shards, path: string, body?: unknown) {
 }
 
 function docsOf(id: string): string {
-  return node(id).store.allDocsJson('d', { skip: 0, limit: 1000, includeDeleted: true });
+  const st = node(id).store;
+  return st.allDocsJson('d', { skip: 0, limit: 1000, includeDeleted: true }, st.last().seq);
 }
 
 describe('router replication against real shard nodes', () => {

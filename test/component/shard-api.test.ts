@@ -42,7 +42,21 @@ afterEach(async () => {
 });
 
 const auth = { authorization: `Bearer ${SECRET}` };
-async function call(n: Node, method: InjectOptions['method'], url: string, body?: unknown, headers: Record<string, string> = {}) {
+/**
+ * These tests stand in for the router. A node serves committed reads only,
+ * as of the commit point it knows; a router sends the one it counted with
+ * every read (x-tessera-commit). Here the test is the only writer and every
+ * write was answered, so it names the log's end (for a replica the router
+ * would send no more than the replica's match point; here a replica holds
+ * only what the test replicated to it, all of it from the primary's log).
+ */
+function readerCommit(n: Node, method: InjectOptions['method'], headers: Record<string, string>): Record<string, string> {
+  if (method !== 'GET' || 'x-tessera-commit' in headers) return headers;
+  return { 'x-tessera-commit': String(n.store.last().seq), ...headers };
+}
+
+async function call(n: Node, method: InjectOptions['method'], url: string, body?: unknown, given: Record<string, string> = {}) {
+  const headers = readerCommit(n, method, given);
   const res = await n.app.inject({ method, url, headers: { ...auth, ...headers }, ...(body === undefined ? {} : typeof body === 'string' ? { payload: body, headers: { ...auth, 'content-type': 'application/json', ...headers } } : { payload: body as object }) });
   return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null, headers: res.headers };
 }
@@ -349,6 +363,10 @@ describe('replication endpoints', () => {
     const ok = await r.app.inject({ method: 'POST', url: '/v1/_replication/snapshot?term=1&primaryId=n1', headers: { ...auth, 'content-type': 'application/x-ndjson' }, payload: snap.body });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ lastSeq: 6, oldestSeq: 7, role: 'replica', primaryId: 'n1', ready: true });
+    // A copy serves committed reads only: it reads nothing until it learns a commit point at or above its snapshot.
+    expect((await call(r, 'GET', '/v1/db/d/_all_docs', undefined, { 'x-tessera-commit': '0' })).status).toBe(503);
+    // The router's next batch tells it (an empty one, as a heartbeat).
+    expect((await call(r, 'POST', '/v1/_replication/replicate', { term: 1, primaryId: 'n1', commitSeq: 6, prevSeq: 6, prevTerm: 1, entries: [] })).status).toBe(200);
     const list = async (n: Node) => (await call(n, 'GET', '/v1/db/d/_all_docs?includeDeleted=true')).body;
     expect(await list(r)).toEqual(await list(p));
     expect((await call(r, 'GET', '/v1/_replication/wal?since=3')).status).toBe(410);
@@ -376,6 +394,7 @@ describe('replication endpoints', () => {
     const ok = await install(snap, 3);
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ term: 3, primaryId: 'n1', lastSeq: 2501, oldestSeq: 2502 });
+    expect((await call(r, 'POST', '/v1/_replication/replicate', { term: 3, primaryId: 'n1', commitSeq: 2501, prevSeq: 2501, prevTerm: 1, entries: [] })).status).toBe(200);
     const page = (n: Node) => call(n, 'GET', '/v1/db/big/_all_docs?limit=1000&startAfter=k01000');
     expect((await page(r)).body).toEqual((await page(p)).body);
     expect((await call(r, 'GET', '/v1/db/big')).body.docCount).toBe(2500);

@@ -22,6 +22,10 @@ describe('nextAction', () => {
     ['caught up, heartbeat due', { nowMs: 1500 }, 'heartbeat'],
     ['new commit, push delay not over', { commitSeq: 12, primaryLastSeq: 12, matchSeq: 12, replicaLastSeq: 12, nowMs: 1010 }, 'wait'],
     ['new commit, push delay over', { commitSeq: 12, primaryLastSeq: 12, matchSeq: 12, replicaLastSeq: 12, nowMs: 1020 }, 'heartbeat'],
+    ['a read waits for confirmation the replica answered before it began', { confirmSinceMs: 1000, confirmedAtMs: 990 }, 'heartbeat'],
+    ['a read already confirmed by a request sent after it began', { confirmSinceMs: 1000, confirmedAtMs: 1000 }, 'wait'],
+    ['a read waiting, but backing off', { confirmSinceMs: 1000, confirmedAtMs: 0, backoffUntilMs: 1500 }, 'wait'],
+    ['a read waiting while behind: the batch itself confirms', { confirmSinceMs: 1000, confirmedAtMs: 0, matchSeq: 7 }, 'replicate'],
   ])('%s → %s', (_name, over, kind) => {
     expect(nextAction(status(over)).kind).toBe(kind);
   });

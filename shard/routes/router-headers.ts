@@ -21,6 +21,19 @@ export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGua
 }
 
 /**
+ * A read's headers: a term stamp makes it linearizable (only the primary of
+ * that term answers it), and the reader's commit point moves the read point
+ * up on a primary (router/DESIGN.md "Reads"). Returns the read point.
+ */
+export function readPoint(req: FastifyRequest, store: Store): number {
+  const term = uintHeader(req.headers, TERM_HEADER, MAX_TERM);
+  const commit = uintHeader(req.headers, COMMIT_HEADER, MAX_SEQ);
+  if (term !== undefined) store.assertPrimaryAt(term);
+  if (commit !== undefined) store.noteCommitSeq(commit);
+  return store.readPoint(commit);
+}
+
+/**
  * A state poll carries the router's commit point too. Only the lost-log
  * check uses it there: it must not raise a node's commitSeq, because a
  * replica's log past its match point may still hold entries to roll back.
