@@ -64,6 +64,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
     shardId: shard.id,
     initial: { role: first.id === node.id ? 'primary' : 'replica', primaryId: first.id },
     walRetention: opts.config.replication.walRetention,
+    commitsAlone: shard.nodes.length === 1,
     synchronous: opts.synchronous ?? 'FULL',
     onEvent: (event, details) => logger.info(details, event),
   });

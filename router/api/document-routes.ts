@@ -2,14 +2,15 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { bulkDocProblem, dataProblem } from '../../src/core/doc/check.ts';
 import { jsonProblem, MAX_BODY_DEPTH } from '../../src/core/doc/limits.ts';
 import { parseSearch } from '../../src/core/doc/search-query.ts';
-import { errors } from '../../src/core/errors.ts';
+import { errors, TesseraError } from '../../src/core/errors.ts';
 import { ifMatch, noneMatchHit } from '../../src/core/http/headers.ts';
 import type { UserConfig } from '../../src/core/config/index.ts';
 import { visibleDbs } from '../../src/core/http/access.ts';
+import { IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN } from '../../src/core/protocol.ts';
 import { installAccess } from './access-hook.ts';
 import { readFromShard, type ReadMode } from './reader.ts';
 import {
-  allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, find, listDbs, newDocId, search, type BulkDoc, type RouterContext,
+  allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, docIdForKey, find, keyHeaders, listDbs, newDocId, search, type BulkDoc, type RouterContext,
 } from './scatter.ts';
 import * as S from './schemas.ts';
 import { writeToShard } from './writer.ts';
@@ -36,6 +37,16 @@ function checked<T>(problem: string | null, value: T): T {
   return value;
 }
 
+/** The client's Idempotency-Key (DESIGN §4), passed on to the primary; 400 when malformed. */
+function idempotencyKey(req: FastifyRequest): string | undefined {
+  const raw = req.headers[IDEMPOTENCY_HEADER];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(raw)) {
+    throw errors.badRequest('headers.idempotency-key: 1 to 200 printable ASCII characters, no spaces', { path: 'headers.idempotency-key' });
+  }
+  return raw;
+}
+
 export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?: ReadonlyArray<UserConfig>): FastifyPluginAsync {
   const deadline = () => ctx.clock.now() + ctx.writeTimeoutMs;
   // What each route needs from a caller's role (src/core/http/access.ts).
@@ -51,12 +62,12 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
     });
 
     app.put<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
-      const r = await dbWrite(ctx, 'PUT', req.params.db);
+      const r = await dbWrite(ctx, 'PUT', req.params.db, idempotencyKey(req));
       return reply.status(r.status).send(r.body);
     });
 
     app.delete<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
-      const r = await dbWrite(ctx, 'DELETE', req.params.db);
+      const r = await dbWrite(ctx, 'DELETE', req.params.db, idempotencyKey(req));
       return reply.status(r.status).send(r.body);
     });
 
@@ -67,11 +78,18 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
       schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.postDocBody },
     }, async (req, reply) => {
       checked(dataProblem(req.body.data), null);
-      const id = typeof req.body.id === 'string' ? req.body.id : newDocId();
+      const key = idempotencyKey(req);
+      const id = typeof req.body.id === 'string' ? req.body.id : key !== undefined ? docIdForKey(key) : newDocId();
       const rt = ctx.shards.forDoc(id);
-      const r = await writeToShard(ctx, rt, { method: 'POST', path: `${dbPath(req.params.db)}/docs`, body: { ...req.body, id } }, deadline());
       reply.header('location', docPath(req.params.db, id));
-      return reply.status(r.status).send(r.body);
+      try {
+        const r = await writeToShard(ctx, rt, { method: 'POST', path: `${dbPath(req.params.db)}/docs`, body: { ...req.body, id }, headers: keyHeaders(key) }, deadline());
+        return reply.status(r.status).send(r.body);
+      } catch (err) {
+        // The id the router chose: a client can look the document up, or PUT to it, to settle the outcome.
+        if (err instanceof TesseraError) err.details.id = id;
+        throw err;
+      }
     });
 
     app.put<{ Params: DocParams; Body: Record<string, unknown> }>('/v1/db/:db/docs/:id', {
@@ -82,7 +100,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
       const { db, id } = req.params;
       const match = ifMatch(req.headers);
       const r = await writeToShard(ctx, ctx.shards.forDoc(id), {
-        method: 'PUT', path: docPath(db, id), body: req.body, ...(match ? { headers: { 'if-match': match } } : {}),
+        method: 'PUT', path: docPath(db, id), body: req.body, headers: { ...keyHeaders(idempotencyKey(req)), ...(match ? { 'if-match': match } : {}) },
       }, deadline());
       return reply.status(r.status).send(r.body);
     });
@@ -109,7 +127,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
       const { db, id } = req.params;
       const rev = req.query.rev ?? ifMatch(req.headers);
       if (!rev) throw errors.badRequest('querystring.rev: a DELETE needs the current rev (?rev= or If-Match)', { path: 'querystring.rev' });
-      const r = await writeToShard(ctx, ctx.shards.forDoc(id), { method: 'DELETE', path: `${docPath(db, id)}?rev=${encodeURIComponent(rev)}` }, deadline());
+      const r = await writeToShard(ctx, ctx.shards.forDoc(id), { method: 'DELETE', path: `${docPath(db, id)}?rev=${encodeURIComponent(rev)}`, headers: keyHeaders(idempotencyKey(req)) }, deadline());
       return reply.status(r.status).send(r.body);
     });
 
@@ -126,7 +144,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
       });
       const valid = docs.filter((_, i) => refused[i] === null);
       // No document reaches a shard: the db must still exist (404 otherwise).
-      const written = valid.length > 0 ? await bulkDocs(ctx, req.params.db, valid) : (await dbInfo(ctx, req.params.db), []);
+      const written = valid.length > 0 ? await bulkDocs(ctx, req.params.db, valid, idempotencyKey(req)) : (await dbInfo(ctx, req.params.db), []);
       let k = 0;
       return refused.map((item) => item ?? written[k++]);
     });

@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../../src/core/clock.ts';
 import { fromBody, TesseraError } from '../../src/core/errors.ts';
 import type { RouterMetrics } from '../../src/core/metrics.ts';
+import { IDEMPOTENCY_HEADER } from '../../src/core/protocol.ts';
 import { decodeCursor, encodeCursor } from './changes-cursor.ts';
 import { mergeAllDocs, mergeChanges, mergeFound, sumDbInfo, unionDbs, type Change, type IdItem, type ShardPage } from './merge.ts';
 import { readPrimary } from './reader.ts';
@@ -41,6 +42,18 @@ export function newDocId(): string {
     if (id.length === 20) return id;
   }
   return id + newDocId().slice(id.length);
+}
+
+/**
+ * The id a keyed POST (Idempotency-Key, no id in the body) creates: derived
+ * from the key, so a retry through any router names the same document and
+ * the primary recognises it (a fresh random id would make it a new write).
+ */
+export function docIdForKey(key: string): string {
+  const digest = createHash('sha256').update(`tessera-post-id\n${key}`).digest();
+  let id = '';
+  for (let i = 0; id.length < 20; i++) id += ID_ALPHABET[digest[i % digest.length]! % 62];
+  return id;
 }
 
 export const dbPath = (db: string) => `/v1/db/${encodeURIComponent(db)}`;
@@ -91,9 +104,12 @@ export async function dbInfo(ctx: RouterContext, db: string) {
  * entry). All succeed → 201 if any shard created it, else 200. Some fail →
  * 503 with the per-shard results; the operation is idempotent, so a retry completes it.
  */
-export async function dbWrite(ctx: RouterContext, method: 'PUT' | 'DELETE', db: string): Promise<{ status: number; body: unknown }> {
+/** The Idempotency-Key header for a node request, when the client sent one. */
+export const keyHeaders = (key: string | undefined): Record<string, string> => (key === undefined ? {} : { [IDEMPOTENCY_HEADER]: key });
+
+export async function dbWrite(ctx: RouterContext, method: 'PUT' | 'DELETE', db: string, key?: string): Promise<{ status: number; body: unknown }> {
   const until = deadline(ctx);
-  const settled = await Promise.allSettled(ctx.shards.list.map((rt) => writeToShard(ctx, rt, { method, path: dbPath(db) }, until)));
+  const settled = await Promise.allSettled(ctx.shards.list.map((rt) => writeToShard(ctx, rt, { method, path: dbPath(db), headers: keyHeaders(key) }, until)));
   const results = settled.map((s, shard) => s.status === 'fulfilled'
     ? { shard, ok: true, status: s.value.status, acks: s.value.body.acks }
     : { shard, ok: false, ...describe(s.reason) });
@@ -236,9 +252,10 @@ export interface BulkDoc {
  * one array in request order. A shard that fails marks each of its docs with
  * the error (the other shards' docs stand).
  */
-export async function bulkDocs(ctx: RouterContext, db: string, docs: BulkDoc[]): Promise<unknown[]> {
+export async function bulkDocs(ctx: RouterContext, db: string, docs: BulkDoc[], key?: string): Promise<unknown[]> {
   const until = deadline(ctx);
-  const withIds = docs.map((d) => (typeof d.id === 'string' ? d : { ...d, id: newDocId() }));
+  // Keyed: the ids the router makes up are derived from the key, so a retry sends the very same batch.
+  const withIds = docs.map((d, i) => (typeof d.id === 'string' ? d : { ...d, id: key === undefined ? newDocId() : docIdForKey(`${key}#${i}`) }));
   const groups = new Map<ShardRuntime, number[]>();
   withIds.forEach((d, i) => {
     const rt = ctx.shards.forDoc(d.id as string);
@@ -248,7 +265,7 @@ export async function bulkDocs(ctx: RouterContext, db: string, docs: BulkDoc[]):
   });
   const out = new Array<unknown>(docs.length);
   const settled = await Promise.allSettled([...groups].map(async ([rt, idx]) => {
-    const res: WriteResult = await writeToShard(ctx, rt, { method: 'POST', path: `${dbPath(db)}/_bulk_docs`, body: { docs: idx.map((i) => withIds[i]) } }, until);
+    const res: WriteResult = await writeToShard(ctx, rt, { method: 'POST', path: `${dbPath(db)}/_bulk_docs`, body: { docs: idx.map((i) => withIds[i]) }, headers: keyHeaders(key) }, until);
     const results = (res.body as { results?: unknown[] }).results;
     if (!Array.isArray(results) || results.length !== idx.length) throw new TesseraError('internal', `shard ${rt.shardId} answered ${results?.length ?? 'no'} results for ${idx.length} docs`);
     idx.forEach((docIndex, k) => { out[docIndex] = results[k]; });

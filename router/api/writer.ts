@@ -2,7 +2,7 @@ import type { Clock } from '../../src/core/clock.ts';
 import { fromBody, TesseraError } from '../../src/core/errors.ts';
 import { UnreachableError } from '../../src/core/http/client.ts';
 import type { RouterMetrics } from '../../src/core/metrics.ts';
-import { COMMIT_HEADER, KEEP_HEADER, TERM_HEADER, type LogEntry } from '../../src/core/protocol.ts';
+import { COMMIT_HEADER, IDEMPOTENCY_HEADER, KEEP_HEADER, TERM_HEADER, type LogEntry } from '../../src/core/protocol.ts';
 import type { ShardRuntime } from '../replication/shard-runtime.ts';
 
 // The quorum write (DESIGN §4 and §5.3, router/DESIGN.md "Write path"): send
@@ -54,6 +54,7 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
   // applied (the primary can die between its commit and its answer): from then
   // on the write is indeterminate, never `not_applied`, whatever a retry meets.
   let mayBeApplied = false;
+  const keyed = req.headers?.[IDEMPOTENCY_HEADER] !== undefined;
   const unavailable = (err: TesseraError): TesseraError => (mayBeApplied
     ? quorumNotMet(rt.shardId, 0, required, 'The primary was lost after it may have applied the write; a retry is safe')
     : err);
@@ -106,6 +107,12 @@ export async function writeToShard(deps: WriterDeps, rt: ShardRuntime, req: Writ
         await rt.refresh(Math.min(1000, Math.max(50, deadlineMs - clock.now())));
         if (canRetry && clock.now() < deadlineMs) continue;
         throw unavailable(noPrimary(rt.shardId));
+      }
+      // After a broken connection the first attempt may have been applied: a retry refused with a
+      // 409 (superseded since) or 404 then says nothing about it. With an Idempotency-Key the
+      // retry's answer is the first attempt's (or a first run), so it is exact.
+      if (mayBeApplied && e.status < 500 && !keyed) {
+        throw quorumNotMet(rt.shardId, 0, required, `The primary was lost after it may have applied the write, and a retry was refused (${e.code}): the outcome is unknown`);
       }
       throw e;
     }

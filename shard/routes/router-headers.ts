@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { MAX_SEQ, MAX_TERM } from '../../src/core/bounds.ts';
+import { canonicalJson } from '../../src/core/doc/canonical.ts';
+import { errors } from '../../src/core/errors.ts';
 import { uintHeader } from '../../src/core/http/headers.ts';
-import { COMMIT_HEADER, KEEP_HEADER, TERM_HEADER } from '../../src/core/protocol.ts';
+import { COMMIT_HEADER, IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN, KEEP_HEADER, TERM_HEADER } from '../../src/core/protocol.ts';
 import type { Store, WriteGuard } from '../store/index.ts';
 
 /**
@@ -17,7 +20,27 @@ export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGua
     store.noteCommitSeq(commit);
   }
   if (keep !== undefined) store.noteKeep(keep);
-  return { guard: term === undefined ? {} : { term }, stamped: term !== undefined };
+  const key = idempotencyKey(req);
+  const guard: WriteGuard = {
+    ...(term !== undefined ? { term } : {}),
+    ...(key !== undefined ? { idempotency: { key, fingerprint: fingerprint(req) } } : {}),
+  };
+  return { guard, stamped: term !== undefined };
+}
+
+function idempotencyKey(req: FastifyRequest): string | undefined {
+  const raw = req.headers[IDEMPOTENCY_HEADER];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(raw)) {
+    throw errors.badRequest('headers.idempotency-key: 1 to 200 printable ASCII characters, no spaces', { path: 'headers.idempotency-key' });
+  }
+  return raw;
+}
+
+/** What one key names: the method, the path with its query, If-Match and the body (canonical JSON). */
+function fingerprint(req: FastifyRequest): string {
+  const ifMatch = typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : '';
+  return createHash('sha256').update(`${req.method} ${req.url}\n${ifMatch}\n${canonicalJson(req.body ?? null)}`).digest('hex');
 }
 
 /**
@@ -34,11 +57,14 @@ export function readPoint(req: FastifyRequest, store: Store): number {
 }
 
 /**
- * A state poll carries the router's commit point too. Only the lost-log
- * check uses it there: it must not raise a node's commitSeq, because a
- * replica's log past its match point may still hold entries to roll back.
+ * A state poll carries the router's commit point too, so an idle primary
+ * learns it (its committed reads then show its last writes) within a health
+ * interval. The store counts it only while the node is primary: a replica's
+ * log past its match point may still hold entries to roll back.
  */
 export function checkCommitHeader(req: FastifyRequest, store: Store): void {
   const commit = uintHeader(req.headers, COMMIT_HEADER, MAX_SEQ);
-  if (commit !== undefined) store.checkCommitFloor(commit);
+  if (commit === undefined) return;
+  store.checkCommitFloor(commit);
+  store.noteCommitSeq(commit);
 }

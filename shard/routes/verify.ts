@@ -5,7 +5,7 @@ import { DEFAULT_DEPTH } from '../../src/core/merkle.ts';
 import { digestAt, digestDocs } from '../store/digest.ts';
 import type { GroupCommit, Store } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
-import { writeGuard } from './write-headers.ts';
+import { writeGuard } from './router-headers.ts';
 
 // Anti-entropy on a node (router/VERIFY.md), under /v1/_replication with the
 // cluster secret like every internal route:

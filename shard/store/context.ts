@@ -32,12 +32,14 @@ export interface DocRow {
   created: number;
 }
 
-/** A log entry as SQLite holds it: the document still as JSON text. */
-export type LogRow = Omit<LogEntry, 'doc'> & { doc: string | null };
+/** A log entry as SQLite holds it: the document and the idempotency record still as JSON text. */
+export type LogRow = Omit<LogEntry, 'doc' | 'idem'> & { doc: string | null; idem: string | null };
 
 export interface ContextOptions {
   path: string;
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
+  /** The shard has this one node: a write is committed as soon as it is durable here. */
+  commitsAlone: boolean;
   now: () => number;
   onEvent: ((event: string, details: Record<string, unknown>) => void) | undefined;
 }
@@ -47,6 +49,7 @@ export class StoreContext {
   readonly q: Statements;
   readonly now: () => number;
   readonly onEvent: ContextOptions['onEvent'];
+  readonly #commitsAlone: boolean;
   /** The schema was created by this open (a brand-new file). */
   readonly created: boolean;
   /**
@@ -72,6 +75,7 @@ export class StoreContext {
   constructor(opts: ContextOptions) {
     this.now = opts.now;
     this.onEvent = opts.onEvent;
+    this.#commitsAlone = opts.commitsAlone;
     this.db = new Database(opts.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous}`);
@@ -150,6 +154,7 @@ export class StoreContext {
    */
   commitSeq(meta: Meta = this.meta(), lastSeq: number = this.last(meta).seq): number {
     if (meta.role !== 'primary') return meta.commitSeq;
+    if (this.#commitsAlone) return lastSeq;
     return Math.max(meta.commitSeq, Math.min(this.reportedCommit, lastSeq));
   }
 

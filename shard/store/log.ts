@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { TesseraError } from '../../src/core/errors.ts';
-import type { Doc, LogEntry, RepairImage } from '../../src/core/protocol.ts';
+import type { Doc, IdempotencyRecord, LogEntry, RepairImage } from '../../src/core/protocol.ts';
 import type { DocRow, LogRow, StoreContext } from './context.ts';
 
 // The log and what applying an entry does to the documents: the same code
@@ -16,9 +16,20 @@ import type { DocRow, LogRow, StoreContext } from './context.ts';
  */
 export function appendEntry(ctx: StoreContext, entry: LogEntry, docJson?: string | null, head?: DocRow | null): void {
   const json = docJson !== undefined ? docJson : entry.doc === null ? null : JSON.stringify(entry.doc);
-  ctx.q.insertLog.run(entry.seq, entry.term, entry.op, entry.db, entry.id, entry.rev, json, entry.ts);
+  ctx.q.insertLog.run(entry.seq, entry.term, entry.op, entry.db, entry.id, entry.rev, json, entry.ts, entry.idem ? JSON.stringify(entry.idem) : null);
   ctx.setLast({ seq: entry.seq, term: entry.term });
   applyEntry(ctx, entry, json, head);
+  if (entry.idem) recordIdempotency(ctx, entry.seq, entry.idem, false);
+}
+
+/**
+ * Keeps an Idempotency-Key record of the entry at `seq` (the last one its
+ * write appended): in the log row too when the primary adds it after the
+ * write (so the WAL and every copy carry it).
+ */
+export function recordIdempotency(ctx: StoreContext, seq: number, idem: IdempotencyRecord, onLogRow: boolean): void {
+  if (onLogRow) ctx.q.setLogIdem.run(JSON.stringify(idem), seq);
+  ctx.q.putIdempotency.run(idem.key, seq, idem.fingerprint, idem.status, idem.body, ctx.now());
 }
 
 function applyEntry(ctx: StoreContext, entry: LogEntry, docJson: string | null, head: DocRow | null | undefined): void {
@@ -105,6 +116,8 @@ export function rollbackAfter(ctx: StoreContext, after: number, byTerm: number):
   ctx.setLast(null);
   ctx.noteDbOp(null);
   ctx.q.deleteRevisionsAfter.run(after);
+  // A retry of a rolled-back keyed write must run again: it never happened.
+  ctx.q.deleteIdempotencyAfter.run(after);
   const touched = new Map<string, { db: string; id: string }>();
   for (let i = doomed.length - 1; i >= 0; i--) {
     const e = doomed[i]!;
@@ -133,10 +146,12 @@ export function walJson(ctx: StoreContext, since: number, limit: number, metaOnl
     throw new TesseraError('gone', `seq ${since + 1} was trimmed; oldest is ${meta.baseSeq + 1}`, { oldestSeq: meta.baseSeq + 1, lastSeq: last.seq });
   }
   const rows = ctx.q.walPage.all(since, limit) as LogRow[];
-  const parts = rows.map((r) => `{"seq":${r.seq},"term":${r.term},"op":"${r.op}","db":${JSON.stringify(r.db)},"id":${JSON.stringify(r.id)},"rev":${JSON.stringify(r.rev)},"doc":${metaOnly ? 'null' : (r.doc ?? 'null')},"ts":${r.ts}}`);
+  const parts = rows.map((r) => `{"seq":${r.seq},"term":${r.term},"op":"${r.op}","db":${JSON.stringify(r.db)},"id":${JSON.stringify(r.id)},"rev":${JSON.stringify(r.rev)},"doc":${metaOnly ? 'null' : (r.doc ?? 'null')},"ts":${r.ts}${!metaOnly && r.idem !== null ? `,"idem":${r.idem}` : ''}}`);
   return `{"entries":[${parts.join(',')}],"lastSeq":${last.seq},"oldestSeq":${meta.baseSeq + 1},"term":${meta.term},"role":"${meta.role}"}`;
 }
 
 export function toEntry(r: LogRow): LogEntry {
-  return { seq: r.seq, term: r.term, op: r.op, db: r.db, id: r.id, rev: r.rev, doc: r.doc === null ? null : (JSON.parse(r.doc) as Doc), ts: r.ts };
+  const entry: LogEntry = { seq: r.seq, term: r.term, op: r.op, db: r.db, id: r.id, rev: r.rev, doc: r.doc === null ? null : (JSON.parse(r.doc) as Doc), ts: r.ts };
+  if (r.idem !== null && r.idem !== undefined) entry.idem = JSON.parse(r.idem) as IdempotencyRecord;
+  return entry;
 }

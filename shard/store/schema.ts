@@ -76,6 +76,8 @@ const STEPS: ReadonlyArray<string> = [
     ts INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX idempotency_seq ON idempotency (seq);
+  ALTER TABLE log ADD COLUMN idem TEXT;
+  ALTER TABLE rollback ADD COLUMN idem TEXT;
   INSERT INTO meta (key, value) SELECT 'joined', '1' WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'term')
     ON CONFLICT (key) DO NOTHING;
   `,

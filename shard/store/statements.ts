@@ -14,13 +14,21 @@ export function prepare(db: Db) {
     lastEntry: p('SELECT seq, term FROM log ORDER BY seq DESC LIMIT 1'),
     termAt: p('SELECT term FROM log WHERE seq = ?'),
     tailFrom: p('SELECT seq, term, rev FROM log WHERE seq >= ? ORDER BY seq'),
-    insertLog: p('INSERT INTO log (seq, term, op, db, id, rev, doc, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    walPage: p('SELECT seq, term, op, db, id, rev, doc, ts FROM log WHERE seq > ? ORDER BY seq LIMIT ?'),
+    insertLog: p('INSERT INTO log (seq, term, op, db, id, rev, doc, ts, idem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    walPage: p('SELECT seq, term, op, db, id, rev, doc, ts, idem FROM log WHERE seq > ? ORDER BY seq LIMIT ?'),
     entriesAfter: p('SELECT seq, term, op, db, id FROM log WHERE seq > ? ORDER BY seq'),
     deleteLogAfter: p('DELETE FROM log WHERE seq > ?'),
     deleteLogUpTo: p('DELETE FROM log WHERE seq <= ?'),
-    copyToRollback: p(`INSERT INTO rollback (seq, term, op, db, id, rev, doc, ts, rolled_back_at, by_term)
-      SELECT seq, term, op, db, id, rev, doc, ts, ?, ? FROM log WHERE seq > ? ORDER BY seq`),
+    copyToRollback: p(`INSERT INTO rollback (seq, term, op, db, id, rev, doc, ts, idem, rolled_back_at, by_term)
+      SELECT seq, term, op, db, id, rev, doc, ts, idem, ?, ? FROM log WHERE seq > ? ORDER BY seq`),
+    // Idempotency-Key records (router/DESIGN.md "Write outcomes"): one per keyed write that wrote an entry.
+    getIdempotency: p('SELECT seq, fingerprint, status, body FROM idempotency WHERE key = ?'),
+    putIdempotency: p(`INSERT INTO idempotency (key, seq, fingerprint, status, body, ts) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, fingerprint = excluded.fingerprint, status = excluded.status, body = excluded.body, ts = excluded.ts`),
+    setLogIdem: p('UPDATE log SET idem = ? WHERE seq = ?'),
+    deleteIdempotencyAfter: p('DELETE FROM idempotency WHERE seq > ?'),
+    deleteIdempotencyBefore: p('DELETE FROM idempotency WHERE ts < ?'),
+    allIdempotency: p('SELECT key, seq, fingerprint, status, body, ts FROM idempotency ORDER BY key'),
     rollbackCount: p('SELECT count(*) AS n FROM rollback'),
     rollbackRows: p('SELECT * FROM rollback ORDER BY rid'),
     getDb: p('SELECT seq FROM dbs WHERE name = ?'),

@@ -33,6 +33,8 @@ export interface StoreOptions {
   initial: { role: Role; primaryId: string };
   walRetention: number;
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
+  /** The shard has this one node (writeQuorum 1): its own durable writes are committed. */
+  commitsAlone?: boolean;
   now?: () => number;
   /** Lifecycle events (role or term changes, rollbacks, snapshot installs) for the log. */
   onEvent?: (event: string, details: Record<string, unknown>) => void;
@@ -57,7 +59,9 @@ export class Store {
     this.shardId = opts.shardId;
     this.path = opts.path;
     this.#retention = opts.walRetention;
-    const ctx = new StoreContext({ path: opts.path, synchronous: opts.synchronous ?? 'FULL', now: opts.now ?? Date.now, onEvent: opts.onEvent });
+    const ctx = new StoreContext({
+      path: opts.path, synchronous: opts.synchronous ?? 'FULL', commitsAlone: opts.commitsAlone ?? false, now: opts.now ?? Date.now, onEvent: opts.onEvent,
+    });
     this.#ctx = ctx;
     this.#queries = new Queries(ctx);
     this.#snapshot = new SnapshotInstall(ctx);

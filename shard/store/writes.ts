@@ -4,7 +4,7 @@ import { TesseraError, errors } from '../../src/core/errors.ts';
 import type { Doc, EntryOp, LogEntry, RepairImage } from '../../src/core/protocol.ts';
 import { planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
 import type { DocRow, Meta, StoreContext } from './context.ts';
-import { appendEntry } from './log.ts';
+import { appendEntry, recordIdempotency } from './log.ts';
 
 // A primary's writes: the term guard, then the revision rules (planWrite)
 // carried out as log entries. Each call runs in its own transaction, a
@@ -17,9 +17,10 @@ export interface WriteResult<B = Record<string, unknown>> {
   entries: LogEntry[];
 }
 
-/** The router's stamp: the term it believes the primary has (optional). */
+/** The router's stamp: the term it believes the primary has (optional); the client's Idempotency-Key. */
 export interface WriteGuard {
   term?: number;
+  idempotency?: { key: string; fingerprint: string };
 }
 
 export interface BulkDoc {
@@ -68,6 +69,35 @@ export class PrimaryWrites {
     return meta;
   }
 
+  /**
+   * Idempotency-Key: a key seen before answers as it did then (same status,
+   * same body, the original seq) and writes nothing; a new key runs the write
+   * and, if it appended entries, keeps the answer on the last of them, so
+   * every copy can answer a retry after a failover. A write that appended
+   * nothing (a 409, an idempotent retry) keeps no record: it had no effect,
+   * running it again is as good. One key names one request: the same key
+   * with another request is 422.
+   */
+  #keyed<B>(guard: WriteGuard, run: () => WriteResult<B>): WriteResult<B> {
+    const idem = guard.idempotency;
+    if (!idem) return run();
+    const ctx = this.#ctx;
+    const seen = ctx.q.getIdempotency.get(idem.key) as { seq: number; fingerprint: string; status: number; body: string } | undefined;
+    if (seen) {
+      if (seen.fingerprint !== idem.fingerprint) {
+        throw new TesseraError('idempotency_key_reused', `Idempotency-Key ${idem.key} was used for another request (seq ${seen.seq})`);
+      }
+      return { status: seen.status, body: JSON.parse(seen.body) as B & { seq: number }, entries: [] };
+    }
+    const r = run();
+    const last = r.entries.at(-1);
+    if (last) {
+      last.idem = { key: idem.key, fingerprint: idem.fingerprint, status: r.status, body: JSON.stringify(r.body) };
+      recordIdempotency(ctx, last.seq, last.idem, true);
+    }
+    return r;
+  }
+
   /** A new entry of the primary's own term at the end of its log (also promote's noop). */
   append(meta: Meta, op: EntryOp, db: string, id: string, rev: string, doc: Doc | null, head?: DocRow | null): LogEntry {
     const entry: LogEntry = { seq: this.#ctx.last(meta).seq + 1, term: meta.term, op, db, id, rev, doc, ts: this.#ctx.now() };
@@ -78,35 +108,43 @@ export class PrimaryWrites {
   createDb(name: string, guard: WriteGuard = {}): WriteResult<{ ok: true; db: string }> {
     return this.#ctx.tx(() => {
       const meta = this.#guard(guard);
-      if (this.#ctx.hasDb(name)) return { status: 200, body: { ok: true, db: name, seq: this.#ctx.last(meta).seq }, entries: [] };
-      const entry = this.append(meta, 'db_create', name, '', '', null);
-      return { status: 201, body: { ok: true, db: name, seq: entry.seq }, entries: [entry] };
+      return this.#keyed(guard, () => {
+        if (this.#ctx.hasDb(name)) return { status: 200, body: { ok: true as const, db: name, seq: this.#ctx.last(meta).seq }, entries: [] };
+        const entry = this.append(meta, 'db_create', name, '', '', null);
+        return { status: 201, body: { ok: true as const, db: name, seq: entry.seq }, entries: [entry] };
+      });
     });
   }
 
   deleteDb(name: string, guard: WriteGuard = {}): WriteResult<{ ok: true; db: string }> {
     return this.#ctx.tx(() => {
       const meta = this.#guard(guard);
-      if (!this.#ctx.hasDb(name)) throw errors.notFound(`database ${name} not found`);
-      const entry = this.append(meta, 'db_delete', name, '', '', null);
-      return { status: 200, body: { ok: true, db: name, seq: entry.seq }, entries: [entry] };
+      return this.#keyed(guard, () => {
+        if (!this.#ctx.hasDb(name)) throw errors.notFound(`database ${name} not found`);
+        const entry = this.append(meta, 'db_delete', name, '', '', null);
+        return { status: 200, body: { ok: true as const, db: name, seq: entry.seq }, entries: [entry] };
+      });
     });
   }
 
   putDoc(db: string, id: string, rev: string | undefined, body: DocBody, guard: WriteGuard = {}): WriteResult<Doc> {
     return this.#ctx.tx(() => {
       const meta = this.#guard(guard);
-      this.#ctx.requireDb(db);
-      return this.#writeDoc(meta, db, { kind: 'put', id, ...(rev !== undefined ? { rev } : {}), body });
+      return this.#keyed(guard, () => {
+        this.#ctx.requireDb(db);
+        return this.#writeDoc(meta, db, { kind: 'put', id, ...(rev !== undefined ? { rev } : {}), body });
+      });
     });
   }
 
   deleteDoc(db: string, id: string, rev: string, guard: WriteGuard = {}): WriteResult<{ ok: true; id: string; rev: string }> {
     return this.#ctx.tx(() => {
       const meta = this.#guard(guard);
-      this.#ctx.requireDb(db);
-      const r = this.#writeDoc(meta, db, { kind: 'delete', id, rev });
-      return { status: r.status, body: { ok: true, id, rev: r.body.rev, seq: r.body.seq }, entries: r.entries };
+      return this.#keyed(guard, () => {
+        this.#ctx.requireDb(db);
+        const r = this.#writeDoc(meta, db, { kind: 'delete', id, rev });
+        return { status: r.status, body: { ok: true as const, id, rev: r.body.rev, seq: r.body.seq }, entries: r.entries };
+      });
     });
   }
 
@@ -132,28 +170,32 @@ export class PrimaryWrites {
   bulk(db: string, docs: BulkDoc[], newId: () => string, guard: WriteGuard = {}): WriteResult<{ results: BulkItem[] }> {
     return this.#ctx.tx(() => {
       const meta = this.#guard(guard);
-      this.#ctx.requireDb(db);
-      const results: BulkItem[] = [];
-      const entries: LogEntry[] = [];
-      let seq = 0;
-      for (const d of docs) {
-        const id = d.id ?? newId();
-        try {
-          const req: WriteRequest = d.deleted === true
-            ? { kind: 'delete', id, rev: d.rev ?? '' }
-            : { kind: 'put', id, ...(d.rev !== undefined ? { rev: d.rev } : {}), body: docBody(d) };
-          if (req.kind === 'delete' && !d.rev) throw errors.badRequest('a delete needs rev');
-          const r = this.#ctx.tx(() => this.#writeDoc(meta, db, req));
-          results.push({ ok: true, id, rev: r.body.rev, seq: r.body.seq });
-          entries.push(...r.entries);
-          seq = Math.max(seq, r.body.seq);
-        } catch (err) {
-          if (!(err instanceof TesseraError)) throw err;
-          results.push({ id, error: err.code, reason: err.message });
-        }
-      }
-      return { status: 200, body: { results, seq: seq || this.#ctx.last(meta).seq }, entries };
+      return this.#keyed(guard, () => this.#bulk(meta, db, docs, newId));
     });
+  }
+
+  #bulk(meta: Meta, db: string, docs: BulkDoc[], newId: () => string): WriteResult<{ results: BulkItem[] }> {
+    this.#ctx.requireDb(db);
+    const results: BulkItem[] = [];
+    const entries: LogEntry[] = [];
+    let seq = 0;
+    for (const d of docs) {
+      const id = d.id ?? newId();
+      try {
+        const req: WriteRequest = d.deleted === true
+          ? { kind: 'delete', id, rev: d.rev ?? '' }
+          : { kind: 'put', id, ...(d.rev !== undefined ? { rev: d.rev } : {}), body: docBody(d) };
+        if (req.kind === 'delete' && !d.rev) throw errors.badRequest('a delete needs rev');
+        const r = this.#ctx.tx(() => this.#writeDoc(meta, db, req));
+        results.push({ ok: true, id, rev: r.body.rev, seq: r.body.seq });
+        entries.push(...r.entries);
+        seq = Math.max(seq, r.body.seq);
+      } catch (err) {
+        if (!(err instanceof TesseraError)) throw err;
+        results.push({ id, error: err.code, reason: err.message });
+      }
+    }
+    return { status: 200, body: { results, seq: seq || this.#ctx.last(meta).seq }, entries };
   }
 
   #writeDoc(meta: Meta, db: string, req: WriteRequest): WriteResult<Doc> {

@@ -46,6 +46,8 @@ export class MethodNotAllowedError extends TesseraClientError {}
 export class ConflictError extends TesseraClientError {}
 export class PayloadTooLargeError extends TesseraClientError {}
 export class UnsupportedMediaTypeError extends TesseraClientError {}
+/** 422: this Idempotency-Key was already used for another request (the client mints one per request). */
+export class IdempotencyKeyReusedError extends TesseraClientError {}
 export class InternalError extends TesseraClientError {}
 /** 503 `no_primary`: the shard had no primary; the write was not applied. */
 export class NoPrimaryError extends TesseraClientError {}
@@ -70,6 +72,7 @@ export const ERROR_CLASSES: Readonly<Record<KnownCode, ErrorClass>> = {
   conflict: ConflictError,
   payload_too_large: PayloadTooLargeError,
   unsupported_media_type: UnsupportedMediaTypeError,
+  idempotency_key_reused: IdempotencyKeyReusedError,
   // 431 from the HTTP parser (src/core/http/error-handler.ts): the request's headers were too large.
   headers_too_large: BadRequestError,
   internal: InternalError,

@@ -13,6 +13,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'Request body too large' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   headers_too_large: { status: 431, message: 'Request headers too large' },
+  idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used for a different request' },
   no_primary: { status: 503, message: 'The shard has no primary right now' },
   quorum_not_met: { status: 503, message: 'The write did not reach a quorum in time' },
   internal: { status: 500, message: 'Internal error' },

@@ -61,7 +61,27 @@ export interface LogEntry {
   /** A RepairImage for op `repair` (see there). */
   doc: Doc | null;
   ts: number;
+  /**
+   * On the last entry a keyed write (Idempotency-Key) wrote: the key, the
+   * request's fingerprint and the answer, so that every copy — and so a
+   * future primary — answers a retry with that key like the first time.
+   */
+  idem?: IdempotencyRecord;
 }
+
+export interface IdempotencyRecord {
+  key: string;
+  /** Hash of the request (method, path, If-Match, body): the key may not be reused for another one. */
+  fingerprint: string;
+  status: number;
+  /** The node's answer, as JSON. */
+  body: string;
+}
+
+/** Client header that makes a write exactly-once across retries and routers (IETF httpapi Idempotency-Key draft). */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+/** What a key may look like: printable ASCII without spaces, at most 200 characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 /** GET /v1/_replication/state */
 export interface NodeState {

@@ -19,6 +19,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, opts: WaitOptions 
   const deadline = Date.now() + timeoutMs;
   let last: unknown = undefined;
   let lastError: unknown = undefined;
+  let cutOff = false;
   for (;;) {
     if (opts.signal?.aborted) throw new Error(`stopped waiting for ${opts.message ?? 'condition'}: aborted`);
     // A check that hangs (a request to a paused process) must not outlive the
@@ -31,14 +32,16 @@ export async function waitFor<T>(check: () => T | Promise<T>, opts: WaitOptions 
     } else if (outcome.kind === 'error') {
       lastError = outcome.error;
     } else {
-      lastError = new Error('the last check was still running at the deadline');
+      // Keep what the previous check found: that is the useful part of the message.
+      cutOff = true;
     }
     const left = deadline - Date.now();
     if (left <= 0) break;
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, left)));
   }
   const why = lastError !== undefined ? `last error: ${(lastError as Error)?.message ?? String(lastError)}` : `last value: ${safeString(last)}`;
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.message ?? 'condition'} (${why})`);
+  const running = cutOff ? '; the last check was still running at the deadline' : '';
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.message ?? 'condition'} (${why}${running})`);
 }
 
 type Outcome<T> = { kind: 'value'; value: T } | { kind: 'error'; error: unknown } | { kind: 'late' };

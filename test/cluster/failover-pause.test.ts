@@ -4,6 +4,7 @@ import { assertAckedOnNodes, readAllAcked, waitConverged } from '../harness/conv
 import { WriteLoad } from '../harness/write-load.ts';
 import { rng, TEST_SEED } from '../harness/rng.ts';
 import { seededFault } from '../harness/faults.ts';
+import { INSPECT_HEADERS } from '../harness/inspect.ts';
 
 // Issue 4 "Done when", second bullet: a primary that stops (SIGSTOP) comes
 // back still believing it is primary. By then another node was elected; the
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 async function nodeGet(c: TestCluster, nodeId: string, path: string): Promise<{ status: number; body: any }> {
-  const res = await c.client(nodeId).raw({ path, timeoutMs: 3000 });
+  const res = await c.client(nodeId).raw({ path, timeoutMs: 3000, headers: { ...INSPECT_HEADERS } });
   return { status: res.status, body: res.body };
 }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardFor } from '../../src/core/hash.ts';
 import type { Doc } from '../../src/core/protocol.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
+import { INSPECT_HEADERS } from '../harness/inspect.ts';
 
 // Issue 3 "Done when", against real processes: 3 shards x 3 nodes, the
 // router in front, faults by SIGKILL / SIGSTOP. No failover is involved
@@ -33,14 +34,14 @@ function idsOn(shard: number, count: number, prefix: string): string[] {
 
 /** The doc as one node holds it, or null (404). Reads the node directly, with the secret. */
 async function onNode(nodeId: string, id: string): Promise<Doc | null> {
-  const res = await cluster.client(nodeId).raw({ path: `/v1/db/t/docs/${id}`, timeoutMs: 2000 });
+  const res = await cluster.client(nodeId).raw({ path: `/v1/db/t/docs/${id}`, timeoutMs: 2000, headers: { ...INSPECT_HEADERS } });
   if (res.status === 404) return null;
   expect(res.status).toBe(200);
   return res.body as Doc;
 }
 
 async function allDocsOf(nodeId: string): Promise<unknown[]> {
-  const res = await cluster.client(nodeId).json<{ items: unknown[] }>({ path: '/v1/db/t/_all_docs?includeDeleted=true&limit=1000', timeoutMs: 2000 });
+  const res = await cluster.client(nodeId).json<{ items: unknown[] }>({ path: '/v1/db/t/_all_docs?includeDeleted=true&limit=1000', timeoutMs: 2000, headers: { ...INSPECT_HEADERS } });
   return res.body.items;
 }
 

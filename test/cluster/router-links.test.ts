@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/protocol.ts';
 import { startCluster, waitFor, writeTestConfig, type TestCluster } from '../harness/index.ts';
+import { INSPECT_HEADERS } from '../harness/inspect.ts';
 
 // Dropped links between the router and nodes (TCP proxies): reset links fail
 // fast, black-holed ones time out. One shard of three; the router does not
@@ -30,7 +31,7 @@ async function converged(): Promise<void> {
 }
 
 async function docOn(nodeId: string, id: string): Promise<Doc | null> {
-  const res = await cluster.client(nodeId).raw({ path: `/v1/db/l/docs/${id}`, timeoutMs: 2000 });
+  const res = await cluster.client(nodeId).raw({ path: `/v1/db/l/docs/${id}`, timeoutMs: 2000, headers: { ...INSPECT_HEADERS } });
   return res.status === 200 ? (res.body as Doc) : null;
 }
 
@@ -77,7 +78,7 @@ describe('router with dropped links', () => {
     for (const n of ['s0a', 's0b', 's0c']) expect((await docOn(n, 'hole'))?.data).toEqual({ v: 1 });
   });
 
-  it('answers no_primary (not applied) when the primary link resets, and writes again after healing', async () => {
+  it('answers quorum_not_met (indeterminate) when the primary link resets: a reset after connecting cannot prove the request unread; writes again after healing', async () => {
     cluster.proxies.s0a!.cut('reset');
     let r;
     try {
@@ -86,7 +87,10 @@ describe('router with dropped links', () => {
       cluster.proxies.s0a!.heal();
     }
     expect(r.status).toBe(503);
-    expect(r.body).toMatchObject({ error: 'no_primary', outcome: 'not_applied' });
+    // The proxy accepted the connection and then reset it: to the router that is a request that may
+    // have been read (a primary dying after its commit looks the same). not_applied is only for a
+    // connection refused or never made (failover-kill.test.ts: a killed primary's refused writes).
+    expect(r.body).toMatchObject({ error: 'quorum_not_met', outcome: 'indeterminate' });
     expect(await docOn('s0a', 'nope')).toBeNull();
     const again = await call('PUT', '/v1/db/l/docs/back', { data: {} });
     expect(again.status, JSON.stringify(again.body)).toBe(201);

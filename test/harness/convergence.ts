@@ -1,5 +1,6 @@
 import type { Doc, NodeState, WalResponse } from '../../src/core/protocol.ts';
 import { waitFor } from '../../src/launch/wait-for.ts';
+import { INSPECT_HEADERS } from './inspect.ts';
 
 // Shared end-of-scenario checks for the failover cluster tests (issue 4
 // "Done when"): every acknowledged write is readable through the router and
@@ -33,7 +34,8 @@ const REQUEST_TIMEOUT_MS = 5000;
 
 async function getJson<T>(url: string, secret?: string): Promise<{ status: number; body: T }> {
   const res = await fetch(url, {
-    headers: secret ? { authorization: `Bearer ${secret}` } : {},
+    // With the secret it is a node read: inspect the copy's whole log (test/harness/inspect.ts).
+    headers: secret ? { authorization: `Bearer ${secret}`, ...INSPECT_HEADERS } : {},
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   const text = await res.text();

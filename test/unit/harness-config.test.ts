@@ -104,7 +104,7 @@ describe('waitFor', () => {
   });
   it('ends at its deadline even when a check never settles (a request to a paused process)', async () => {
     await expect(waitFor(() => new Promise<boolean>(() => {}), { timeoutMs: 80, message: 'a hung check' }))
-      .rejects.toThrow(/timed out after 80 ms waiting for a hung check \(last error: the last check was still running at the deadline\)/);
+      .rejects.toThrow(/timed out after 80 ms waiting for a hung check \(last value: undefined; the last check was still running at the deadline\)/);
   });
   it('reports the last value on timeout', async () => {
     await expect(waitFor(() => 0, { timeoutMs: 30, intervalMs: 10 })).rejects.toThrow(/last value: 0/);

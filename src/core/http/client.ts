@@ -27,12 +27,11 @@ export class UnreachableError extends Error {
   readonly nodeUrl: string;
   readonly timedOut: boolean;
   /**
-   * The peer cannot have acted on the request: the connection was never made
-   * (refused, connect timeout), or it was reset. A peer resets a connection
-   * (rather than closing it) only when bytes we sent were still unread — with
-   * one request per connection at a time, it never read the whole request.
-   * A connection closed after the request went out, or a timeout, may come
-   * after the peer acted on it (a node can die between commit and answer).
+   * The peer provably never saw the request: the connection was never made
+   * (refused, connect timeout). Anything after the request left — a reset, a
+   * close, a timeout — may come after the peer read and acted on it: a reset
+   * is also what a peer that dies between its commit and its answer sends
+   * when more bytes arrive, so it proves nothing (DESIGN §4 "not_applied").
    */
   readonly notDelivered: boolean;
   constructor(nodeUrl: string, cause: unknown, timedOut: boolean, notDelivered = false) {
@@ -109,7 +108,7 @@ export class NodeClient {
       if (err instanceof TesseraError) throw err;
       const timedOut = signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
       const code = (err as { code?: string }).code;
-      const notDelivered = !timedOut && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || err instanceof undiciErrors.ConnectTimeoutError);
+      const notDelivered = !timedOut && (code === 'ECONNREFUSED' || err instanceof undiciErrors.ConnectTimeoutError);
       throw new UnreachableError(this.url, err, timedOut, notDelivered);
     } finally {
       release();
