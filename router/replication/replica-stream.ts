@@ -213,6 +213,10 @@ export class ReplicaStream {
       if (err.details.needsSnapshot === true) this.#becomeSnapshot();
       else this.#becomeProbe();
       if (this.#gapsInARow < 3) return;
+    } else if (err instanceof TesseraError && err.code === 'conflict') {
+      // A conditional snapshot install found the copy's log moved on (another router): look again.
+      this.#becomeProbe();
+      return;
     } else if (err instanceof TesseraError && err.code === 'stale_term') {
       host.onHigherTerm(typeof err.details.term === 'number' ? err.details.term : undefined);
     } else if (err instanceof UnreachableError) {
@@ -423,6 +427,13 @@ export class ReplicaStream {
     log.info({ shard: host.shardId, node: this.nodeId }, 'installing snapshot on replica');
     const signal = AbortSignal.timeout(options.snapshotTimeoutMs);
     try {
+      // The install is conditional on the copy's log still ending where it does now: another
+      // router may be rebuilding it too, and an older snapshot must not undo a newer one.
+      const before = (await replica.json<NodeState>({ path: `${REPLICATION_PREFIX}/state`, timeoutMs: options.requestTimeoutMs })).body;
+      if (before.term > term) {
+        host.onHigherTerm(before.term);
+        throw new TesseraError('stale_term', `node ${this.nodeId} is at term ${before.term}`, { term: before.term });
+      }
       // Piped, never buffered whole: the primary's NDJSON goes straight into the replica's install request.
       const src = await primary.pool.request({
         method: 'GET', path: `${REPLICATION_PREFIX}/snapshot`, headers: { authorization: primary.authorization },
@@ -432,7 +443,7 @@ export class ReplicaStream {
         const text = await src.body.text();
         throw fromBody(safeJson(text), src.statusCode);
       }
-      const q = `term=${term}&primaryId=${encodeURIComponent(primaryId)}`;
+      const q = `term=${term}&primaryId=${encodeURIComponent(primaryId)}&ifLastSeq=${before.lastSeq}&ifLastTerm=${before.lastTerm}`;
       const res = await replica.pool.request({
         method: 'POST', path: `${REPLICATION_PREFIX}/snapshot?${q}`,
         headers: { authorization: replica.authorization, 'content-type': 'application/x-ndjson' },

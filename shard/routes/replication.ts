@@ -131,22 +131,30 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
     return reply.type('application/x-ndjson').send(Readable.from(store.snapshotLines()));
   });
 
-  app.post<{ Querystring: { term: string; primaryId: string } }>('/snapshot', {
+  app.post<{ Querystring: { term: string; primaryId: string; ifLastSeq?: string; ifLastTerm?: string } }>('/snapshot', {
     schema: {
       querystring: {
         type: 'object',
         required: ['term', 'primaryId'],
-        properties: { term: { type: 'string', pattern: POSITIVE_UINT_PATTERN }, primaryId: { type: 'string', minLength: 1 } },
+        properties: {
+          term: { type: 'string', pattern: POSITIVE_UINT_PATTERN },
+          primaryId: { type: 'string', minLength: 1 },
+          // Where the router found this copy's log: the install goes ahead only if it is still there.
+          ifLastSeq: { type: 'string', pattern: UINT_PATTERN },
+          ifLastTerm: { type: 'string', pattern: UINT_PATTERN },
+        },
       },
     },
   }, async (req) => {
-    const term = Number(req.query.term);
+    const q = req.query;
+    const term = Number(q.term);
     if (term > MAX_TERM) throw errors.badRequest(`querystring.term: must be at most ${MAX_TERM}`, { path: 'querystring.term' });
     checkTermStep(store, term, 'querystring.term');
-    store.beginSnapshot(Number(req.query.term));
+    const expect = q.ifLastSeq !== undefined && q.ifLastTerm !== undefined ? { lastSeq: Number(q.ifLastSeq), lastTerm: Number(q.ifLastTerm) } : undefined;
+    store.beginSnapshot(term, expect);
     try {
       await stageSnapshot(req.body as NodeJS.ReadableStream | undefined, (chunk) => store.stageSnapshot(chunk));
-      return store.commitSnapshot(Number(req.query.term), req.query.primaryId);
+      return store.commitSnapshot(Number(q.term), q.primaryId, expect);
     } catch (err) {
       store.abortSnapshot();
       // Ends the 'installing snapshot' line; the node is unchanged.

@@ -12,6 +12,17 @@ import type { Meta, StoreContext } from './context.ts';
 
 type EndLine = Extract<SnapshotLine, { type: 'end' }>;
 
+/**
+ * Where the router found the copy's log when it decided on a snapshot. An
+ * install goes ahead only if the log is still there: two routers may both
+ * decide to rebuild a copy, and the second, older snapshot must not roll back
+ * entries the first install (and the relay after it) gave the copy since.
+ */
+export interface InstallPrecondition {
+  lastSeq: number;
+  lastTerm: number;
+}
+
 export class SnapshotInstall {
   readonly #ctx: StoreContext;
   #staging: { end: EndLine | null; insertDb: Statement; insertDoc: Statement } | null = null;
@@ -20,9 +31,10 @@ export class SnapshotInstall {
     this.#ctx = ctx;
   }
 
-  begin(term: number): void {
+  begin(term: number, expect?: InstallPrecondition): void {
     if (this.#staging) throw new TesseraError('unavailable', 'a snapshot install is already running');
     checkSnapshotTerm(this.#ctx.meta(), term); // fail before the stream is read; checked again at commit
+    this.#checkPrecondition(expect);
     const { db } = this.#ctx;
     db.exec(`
       DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;
@@ -62,16 +74,36 @@ export class SnapshotInstall {
   }
 
   /** Swaps the staged snapshot in; returns its end line. The staging is dropped either way. */
-  commit(term: number, primaryId: string): EndLine {
+  /** Throws 409 conflict when the copy's log is no longer where the router found it. */
+  #checkPrecondition(expect: InstallPrecondition | undefined): void {
+    if (!expect) return;
+    const last = this.#ctx.last();
+    if (last.seq !== expect.lastSeq || last.term !== expect.lastTerm) {
+      throw new TesseraError('conflict', `this copy's log ends at (${last.seq}, ${last.term}), not (${expect.lastSeq}, ${expect.lastTerm}) as probed: probe again`, {
+        lastSeq: last.seq, lastTerm: last.term,
+      });
+    }
+  }
+
+  /**
+   * Swaps the staged snapshot in; returns its end line. A copy whose log
+   * already holds the snapshot's end entry has it already (another router
+   * installed it, or relayed that far): the install is then a no-op. The
+   * staging is dropped either way.
+   */
+  commit(term: number, primaryId: string, expect?: InstallPrecondition): EndLine {
     const st = this.#staging;
     assert.ok(st, 'commitSnapshot without beginSnapshot');
     const end = st.end;
     const ctx = this.#ctx;
     try {
       if (!end) throw errors.badRequest('snapshot stream has no end line: refused');
-      ctx.tx(() => {
+      const installed = ctx.tx(() => {
         const meta = ctx.meta();
         checkSnapshotTerm(meta, term);
+        this.#checkPrecondition(expect);
+        const at = end.seq === meta.baseSeq ? meta.baseTerm : (ctx.q.termAt.get(end.seq) as { term: number } | undefined)?.term;
+        if (at === end.term) return false;
         ctx.db.exec(`
           DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log;
           INSERT INTO dbs (name, seq) SELECT name, 0 FROM temp.snap_dbs;
@@ -94,7 +126,12 @@ export class SnapshotInstall {
           commitSeq: Math.min(meta.commitSeq, end.seq),
           needsSnapshot: false,
         });
+        return true;
       });
+      if (!installed) {
+        ctx.onEvent?.('snapshot already held', { seq: end.seq, term: end.term });
+        return end;
+      }
     } finally {
       this.abort();
     }

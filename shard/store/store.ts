@@ -10,7 +10,7 @@ import { StoreContext, type Meta } from './context.ts';
 import { appendEntry, rollbackAfter, walJson } from './log.ts';
 import { Queries, type DocRead, type ListQuery } from './queries.ts';
 import type { FieldsQuery, TagsQuery } from './query-match.ts';
-import { SnapshotInstall } from './snapshot-install.ts';
+import { SnapshotInstall, type InstallPrecondition } from './snapshot-install.ts';
 import { PrimaryWrites, assertPrimaryAt, type BulkDoc, type BulkItem, type WriteGuard, type WriteResult } from './writes.ts';
 import { snapshotLines } from './snapshot-reader.ts';
 
@@ -331,16 +331,16 @@ export class Store {
   }
 
   /** A streamed install (snapshot-install.ts): begin, stage chunks, commit or abort. */
-  beginSnapshot(term: number): void {
-    this.#snapshot.begin(term);
+  beginSnapshot(term: number, expect?: InstallPrecondition): void {
+    this.#snapshot.begin(term, expect);
   }
 
   stageSnapshot(lines: ReadonlyArray<SnapshotLine>): void {
     this.#snapshot.stage(lines);
   }
 
-  commitSnapshot(term: number, primaryId: string): NodeState {
-    this.#snapshot.commit(term, primaryId);
+  commitSnapshot(term: number, primaryId: string, expect?: InstallPrecondition): NodeState {
+    this.#snapshot.commit(term, primaryId, expect);
     return this.state();
   }
 

@@ -233,8 +233,41 @@ describe('Store: replicate', () => {
     expect(events).toEqual(['new term', 'promoted']);
     ship(next, old, 1);
     expect(events).toEqual(['new term', 'promoted', 'stepped down', 'rolled back']);
+    // A snapshot the old node does not hold yet (one entry past what it was shipped) is installed...
+    next.createDb('c');
     old.installSnapshot(parseLines([...next.snapshotLines()]), 2, 'n2');
     expect(events.at(-1)).toBe('snapshot installed');
+    // ...and the same one again is a no-op.
+    old.installSnapshot(parseLines([...next.snapshotLines()]), 2, 'n2');
+    expect(events.at(-1)).toBe('snapshot already held');
+  });
+
+  it('a snapshot install is conditional on where the copy was probed, and a no-op when the copy already holds it', () => {
+    const p = store('n1');
+    const r = store('n2');
+    p.createDb('a');
+    for (let i = 0; i < 3; i++) p.putDoc('a', `d${i}`, undefined, { data: { i } });
+    const early = parseLines([...p.snapshotLines()]);
+    const probed = { lastSeq: r.last().seq, lastTerm: r.last().term };
+    for (let i = 3; i < 6; i++) p.putDoc('a', `d${i}`, undefined, { data: { i } });
+    const late = parseLines([...p.snapshotLines()]);
+    // Router A installs the newer snapshot first...
+    r.beginSnapshot(1, probed);
+    r.stageSnapshot(late);
+    expect(r.commitSnapshot(1, 'n1', probed)).toMatchObject({ lastSeq: 7, oldestSeq: 8 });
+    // ...router B, which probed the copy before that, must not roll it back to the older one.
+    expect(errorOf(() => r.beginSnapshot(1, probed))).toMatchObject({ code: 'conflict', details: { lastSeq: 7, lastTerm: 1 } });
+    r.beginSnapshot(1);
+    r.stageSnapshot(early);
+    expect(errorOf(() => r.commitSnapshot(1, 'n1', probed))).toMatchObject({ code: 'conflict' });
+    expect(JSON.parse(r.allDocsJson('a', { skip: 0, limit: 100, includeDeleted: false }, end(r))).total).toBe(6);
+    // The same snapshot again (the copy already holds its end entry): nothing changes.
+    const now = { lastSeq: 7, lastTerm: 1 };
+    r.installSnapshot(late, 1, 'n1');
+    expect(r.state()).toMatchObject({ lastSeq: 7, oldestSeq: 8 });
+    r.beginSnapshot(1, now);
+    r.stageSnapshot(late);
+    expect(r.commitSnapshot(1, 'n1', now)).toMatchObject({ lastSeq: 7, oldestSeq: 8 });
   });
 
   it('truncate rolls back a lower-term tail the sender does not have', () => {
