@@ -46,13 +46,15 @@ function fingerprint(req: FastifyRequest): string {
 /**
  * A read's headers: a term stamp makes it linearizable (only the primary of
  * that term answers it), and the reader's commit point moves the read point
- * up on a primary (router/DESIGN.md "Reads"). Returns the read point.
+ * up (router/DESIGN.md "Reads"). Returns the read point. It counts for this
+ * read only and is never noted: what a node reports as its commit point goes
+ * back into routers' views, where it lets writes be acknowledged, so only
+ * the router's write and state requests may move it.
  */
 export function readPoint(req: FastifyRequest, store: Store): number {
   const term = uintHeader(req.headers, TERM_HEADER, MAX_TERM);
   const commit = uintHeader(req.headers, COMMIT_HEADER, MAX_SEQ);
   if (term !== undefined) store.assertPrimaryAt(term);
-  if (commit !== undefined) store.noteCommitSeq(commit);
   return store.readPoint(commit);
 }
 
