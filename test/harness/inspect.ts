@@ -1,3 +1,4 @@
+import { MAX_SEQ } from '../../src/core/bounds.ts';
 import { COMMIT_HEADER } from '../../src/core/protocol.ts';
 
 /**
@@ -8,4 +9,4 @@ import { COMMIT_HEADER } from '../../src/core/protocol.ts';
  * write is on this node" and "the copies are identical" mean. Never what a
  * client sees: the router sends no more than the commit point it counted.
  */
-export const INSPECT_HEADERS: Readonly<Record<string, string>> = { [COMMIT_HEADER]: '999999999999999' };
+export const INSPECT_HEADERS: Readonly<Record<string, string>> = { [COMMIT_HEADER]: String(MAX_SEQ) };
