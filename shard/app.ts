@@ -9,7 +9,7 @@ import type { Logger } from '../src/core/logger.ts';
 import { installRequestMetrics, type Registry } from '../src/core/metrics.ts';
 import { REPLICATION_PREFIX } from '../src/core/protocol.ts';
 import { requireSecret } from './routes/auth-hook.ts';
-import { documentRoutes, healthRoutes, replicationRoutes, verifyRoutes } from './routes/index.ts';
+import { documentRoutes, healthRoutes, replicationRoutes, restoreRoutes, verifyRoutes } from './routes/index.ts';
 import type { GroupCommit, Store } from './store/index.ts';
 
 export interface ShardAppDeps {
@@ -86,6 +86,7 @@ export async function build(deps: ShardAppDeps): Promise<FastifyInstance> {
   });
   await app.register(replicationRoutes, { prefix: REPLICATION_PREFIX, store: deps.store, secret, owns, maxBatchBytes: MAX_BATCH_BYTES });
   await app.register(verifyRoutes, { prefix: REPLICATION_PREFIX, store: deps.store, commit: deps.commit, secret });
+  await app.register(restoreRoutes, { store: deps.store, commit: deps.commit, secret, owns, bodyLimit: maxDocBytes * 16 });
   const registry = deps.registry;
   if (registry) {
     await app.register(async (scope) => {

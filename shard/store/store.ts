@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { DocBody } from '../../src/core/doc/rev.ts';
 import { TesseraError, errors } from '../../src/core/errors.ts';
 import type {
-  LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
+  Doc, LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
   VoteRequest, VoteResponse,
 } from '../../src/core/protocol.ts';
 import { decidePromote, decideReplicate, decideVote, planTrim, type TailEntry } from '../../src/rules/index.ts';
@@ -177,6 +177,7 @@ export class Store {
   deleteDoc(db: string, id: string, rev: string, guard: WriteGuard = {}) { return this.#writes.deleteDoc(db, id, rev, guard); }
   bulk(db: string, docs: BulkDoc[], newId: () => string, guard: WriteGuard = {}) { return this.#writes.bulk(db, docs, newId, guard); }
   repair(db: string, id: string, guard: WriteGuard = {}) { return this.#writes.repair(db, id, guard); }
+  restore(db: string, docs: Doc[], guard: WriteGuard = {}) { return this.#writes.restore(db, docs, guard); }
 
   // ---- replication -------------------------------------------------------
 

@@ -2,7 +2,7 @@ import { docBody } from '../../src/core/doc/body.ts';
 import type { DocBody } from '../../src/core/doc/rev.ts';
 import { TesseraError, errors } from '../../src/core/errors.ts';
 import type { Doc, EntryOp, LogEntry, RepairImage } from '../../src/core/protocol.ts';
-import { planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
+import { planRestore, planWrite, type Head, type WriteRequest } from '../../src/rules/index.ts';
 import type { DocRow, Meta, StoreContext } from './context.ts';
 import { appendEntry, recordIdempotency } from './log.ts';
 
@@ -196,6 +196,37 @@ export class PrimaryWrites {
       }
     }
     return { status: 200, body: { results, seq: seq || this.#ctx.last(meta).seq }, entries };
+  }
+
+  /**
+   * Documents from a backup, written as they were (rev kept), each as a put
+   * entry so every replica gets them through the log. A document already
+   * here at the same rev is a no-op (a repeated batch); another rev is 409.
+   */
+  restore(db: string, docs: Doc[], guard: WriteGuard = {}): WriteResult<{ results: BulkItem[] }> {
+    return this.#ctx.tx(() => {
+      const meta = this.#guard(guard);
+      this.#ctx.requireDb(db);
+      const results: BulkItem[] = [];
+      const entries: LogEntry[] = [];
+      for (const d of docs) {
+        const row = this.#ctx.q.getHead.get(db, d.id) as DocRow | undefined;
+        const plan = planRestore(row ? { rev: row.rev, deleted: row.deleted === 1, parentRev: row.parent_rev, created: row.created === 1, seq: row.seq } : null, d);
+        if (plan.kind === 'conflict' || plan.kind === 'bad') {
+          results.push({ id: d.id, error: plan.kind === 'bad' ? 'bad_request' : 'conflict', reason: plan.reason });
+          continue;
+        }
+        if (plan.kind === 'same') {
+          results.push({ ok: true, id: d.id, rev: d.rev, seq: row!.seq });
+          continue;
+        }
+        const doc: Doc = { id: d.id, rev: d.rev, data: d.data, ...(d.deleted ? { deleted: true as const } : {}), ...(d.tags !== undefined ? { tags: d.tags } : {}), ...(d.content !== undefined ? { content: d.content } : {}) };
+        const entry = this.append(meta, 'put', db, d.id, d.rev, doc, row ?? null);
+        entries.push(entry);
+        results.push({ ok: true, id: d.id, rev: d.rev, seq: entry.seq });
+      }
+      return { status: 200, body: { results, seq: entries.at(-1)?.seq ?? this.#ctx.last(meta).seq }, entries };
+    });
   }
 
   #writeDoc(meta: Meta, db: string, req: WriteRequest): WriteResult<Doc> {

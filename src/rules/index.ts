@@ -8,6 +8,7 @@ export { decideVote, type VoterState, type VoteDecision } from './vote.ts';
 export { decidePromote, type PromoteDecision } from './promote.ts';
 export { decideReplicate, type ReplicaState, type Adoption, type ReplicatePlan, type TailEntry } from './replicate.ts';
 export { planWrite, makeDoc, type Head, type WriteRequest, type WritePlan } from './write-plan.ts';
+export { planRestore, type RestorePlan } from './restore-plan.ts';
 export { planTrim, type TrimInput } from './trim.ts';
 export { planElection, type ElectionInput, type ElectionPlan } from './election.ts';
 export { planSwitchover, type SwitchoverPlan } from './switchover.ts';
