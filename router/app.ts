@@ -10,6 +10,7 @@ import { installMetrics, type Registry, type RouterMetrics } from '../src/core/m
 import type { Failover } from './failover/wiring.ts';
 import { documentRoutes } from './api/document-routes.ts';
 import { operatorRoutes } from './api/operator-routes.ts';
+import { backupRoutes } from './api/backup-routes.ts';
 import type { RouterContext } from './api/scatter.ts';
 import type { Shards } from './replication/shards.ts';
 import { verifyRoutes } from './verify/routes.ts';
@@ -82,5 +83,6 @@ export function build(deps: RouterAppDeps): FastifyInstance {
   app.register(operatorRoutes(ctx, config.replication, config.cluster.secret, config.auth?.users));
   app.register(verifyRoutes(ctx, config.cluster.secret, config.auth?.users));
   app.register(uiRoutes(app, ctx, config.replication));
+  app.register(backupRoutes(ctx, { secret: config.cluster.secret, bodyLimit: config.limits.maxDocBytes * 16, commitWaitMs: config.replication.writeTimeoutMs }));
   return app;
 }

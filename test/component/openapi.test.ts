@@ -63,6 +63,10 @@ const PUBLIC_ROUTES: Array<[path: string, methods: string[], tag: string]> = [
   ['/v1/_cluster/shards/{id}/failover', ['post'], 'operator'],
   ['/v1/_cluster/shards/{id}/verify', ['get'], 'operator'],
   ['/v1/_cluster/shards/{id}/repair', ['post'], 'operator'],
+  ['/v1/_backup', ['get'], 'backup'],
+  ['/v1/_backup/shards/{id}/snapshot', ['get'], 'backup'],
+  ['/v1/_backup/db/{db}', ['put'], 'backup'],
+  ['/v1/_backup/db/{db}/docs', ['post'], 'backup'],
 ];
 
 describe('GET /docs/json', () => {
@@ -70,7 +74,7 @@ describe('GET /docs/json', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe('Tessera router');
     expect(doc.info.version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(doc.tags.map((t) => t.name)).toEqual(['databases', 'documents', 'queries', 'operator']);
+    expect(doc.tags.map((t) => t.name)).toEqual(['databases', 'documents', 'queries', 'operator', 'backup']);
   });
 
   it('lists every public route (DESIGN §4) with a summary and its tag', () => {

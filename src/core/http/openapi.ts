@@ -9,6 +9,7 @@ export const OPENAPI_TAGS = [
   { name: 'documents', description: 'Read and write single documents, and in bulk' },
   { name: 'queries', description: 'Paged listing, field and tag queries, full-text search, change feed' },
   { name: 'operator', description: 'Liveness, readiness, the cluster table and manual failover' },
+  { name: 'backup', description: 'Committed per-shard snapshots and restore writes (tessera backup / restore); the cluster secret' },
 ] as const;
 
 /**
