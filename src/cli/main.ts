@@ -21,6 +21,8 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'k8s-config': async () => (await import('./commands/k8s-config.ts')).command,
   token: async () => (await import('./commands/token.ts')).command,
   certs: async () => (await import('./commands/certs.ts')).command,
+  backup: async () => (await import('./commands/backup.ts')).command,
+  restore: async () => (await import('./commands/restore.ts')).command,
 };
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 usage or config error (verify and chaos add 3: not everything could be checked). */
