@@ -38,7 +38,7 @@ export async function restoreRoutes(app: FastifyInstance, deps: RestoreRoutesDep
   app.addHook('onRequest', requireSecret(deps.secret));
   app.post<{ Params: { db: string }; Body: { docs: Doc[] } }>('/v1/db/:db/_restore', {
     bodyLimit: deps.bodyLimit,
-    schema: { params: dbParams, body: restoreBody },
+    schema: { params: dbParams, querystring: { type: 'object', properties: {}, additionalProperties: false }, body: restoreBody },
   }, async (req, reply) => {
     const { guard, stamped } = writeGuard(req, store);
     const docs = req.body.docs;
