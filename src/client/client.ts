@@ -17,6 +17,8 @@ export interface ClientOptions {
   urls: string | readonly string[];
   /** Bearer token for the client API (config `auth.users`), if the cluster requires one. */
   token?: string;
+  /** The CA that signed the routers' certificates (a cluster with `tls`), PEM. */
+  ca?: string | Buffer;
   /** One attempt's limit in ms. Default 10000: above the router's writeTimeoutMs (5 s) + 1 s, its own bound. */
   timeoutMs?: number;
   /** One call's limit in ms, retries included. Default 30000. */
@@ -85,7 +87,7 @@ export class TesseraClient {
       if (p !== 'http:' && p !== 'https:') throw new TypeError(`TesseraClient: ${u} is not an http(s) URL`);
     }
     this.urls = urls;
-    this.#transport = new Transport({ dispatcher: opts.dispatcher, token: opts.token });
+    this.#transport = new Transport({ dispatcher: opts.dispatcher, token: opts.token, ca: opts.ca });
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#deadlineMs = opts.deadlineMs ?? 30_000;
     this.#policy = { ...DEFAULT_RETRY, ...opts.retry };

@@ -30,9 +30,11 @@ export class Transport {
   readonly #owned: boolean;
   readonly #headers: Record<string, string>;
 
-  constructor(opts: { dispatcher?: Dispatcher | undefined; token?: string | undefined; connections?: number | undefined }) {
+  constructor(opts: { dispatcher?: Dispatcher | undefined; token?: string | undefined; connections?: number | undefined; ca?: string | Buffer | undefined }) {
     this.#owned = opts.dispatcher === undefined;
-    this.#dispatcher = opts.dispatcher ?? new Agent({ connections: opts.connections ?? 64, keepAliveTimeout: 10_000, connectTimeout: 2_000 });
+    this.#dispatcher = opts.dispatcher ?? new Agent({
+      connections: opts.connections ?? 64, keepAliveTimeout: 10_000, connectTimeout: 2_000, ...(opts.ca !== undefined ? { connect: { ca: opts.ca } } : {}),
+    });
     this.#headers = { accept: 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) };
   }
 

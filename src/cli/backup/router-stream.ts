@@ -1,6 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { request } from 'undici';
 import { bearer } from '../../core/http/auth.ts';
+import { trustingAgent } from '../../core/http/tls.ts';
 import type { RouterTarget } from '../router-client.ts';
 
 // A shard's committed snapshot from the router (GET /v1/_backup/shards/{id}/snapshot),
@@ -25,9 +26,18 @@ export interface Line {
 }
 
 export async function* shardSnapshot(target: RouterTarget, shard: number, signal?: AbortSignal): AsyncGenerator<Line> {
+  const dispatcher = trustingAgent(target.ca);
+  try {
+    yield* stream(target, shard, dispatcher, signal);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function* stream(target: RouterTarget, shard: number, dispatcher: ReturnType<typeof trustingAgent>, signal?: AbortSignal): AsyncGenerator<Line> {
   const res = await request(`${target.url}/v1/_backup/shards/${shard}/snapshot`, {
     headers: { authorization: bearer(target.secret ?? '') },
-    headersTimeout: 60_000, bodyTimeout: 120_000, ...(signal ? { signal } : {}),
+    headersTimeout: 60_000, bodyTimeout: 120_000, ...(signal ? { signal } : {}), ...(dispatcher ? { dispatcher } : {}),
   });
   if (res.statusCode !== 200) {
     const text = await res.body.text();
