@@ -17,6 +17,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   failover: async () => (await import('./commands/failover.ts')).command,
   bench: async () => (await import('./commands/bench.ts')).command,
   verify: async () => (await import('./commands/verify.ts')).command,
+  chaos: async () => (await import('./commands/chaos.ts')).command,
   'check-config': async () => (await import('./commands/check-config.ts')).command,
   'k8s-config': async () => (await import('./commands/k8s-config.ts')).command,
   token: async () => (await import('./commands/token.ts')).command,
