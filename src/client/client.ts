@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
+import { IDEMPOTENCY_HEADER } from '../core/protocol.ts';
 import { AbortError, errorFromAnswer, NetworkError, type TesseraClientError } from './errors.ts';
 import { DEFAULT_RETRY, decideRetry, parseRetryAfter, type AttemptResult, type RetryPolicy } from './retry.ts';
 import { Transport, type AttemptAnswer } from './transport.ts';
@@ -125,8 +126,8 @@ export class TesseraClient {
   async request(spec: RequestSpec): Promise<Answer> {
     const write = spec.method !== 'GET' && spec.readOnly !== true;
     const headers: Record<string, string> = { ...spec.headers };
-    if (write && this.#keys && headers['idempotency-key'] === undefined) headers['idempotency-key'] = randomUUID();
-    const keyed = headers['idempotency-key'] !== undefined;
+    if (write && this.#keys && headers[IDEMPOTENCY_HEADER] === undefined) headers[IDEMPOTENCY_HEADER] = randomUUID();
+    const keyed = headers[IDEMPOTENCY_HEADER] !== undefined;
     const policy = { ...this.#policy, ...spec.retry };
     const deadline = Date.now() + (spec.deadlineMs ?? this.#deadlineMs);
     for (let attempt = 1; ; attempt++) {

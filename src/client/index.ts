@@ -6,7 +6,7 @@ export { Database, newDocId, type UpdateOptions, type Updater } from './database
 export {
   TesseraClientError, BadRequestError, UnauthorizedError, ForbiddenError, NotFoundError, MethodNotAllowedError, ConflictError,
   PayloadTooLargeError, UnsupportedMediaTypeError, InternalError, NoPrimaryError, QuorumNotMetError, UnavailableError,
-  NetworkError, AbortError, TooManyConflictsError, ERROR_CLASSES, errorFromAnswer, type Outcome, type KnownCode,
+  NetworkError, AbortError, TooManyConflictsError, IdempotencyKeyReusedError, ERROR_CLASSES, errorFromAnswer, type Outcome, type KnownCode,
 } from './errors.ts';
 export { DEFAULT_RETRY, classify, decideRetry, parseRetryAfter, type RetryPolicy, type AttemptResult, type RetryDecision } from './retry.ts';
 export type * from './types.ts';

@@ -13,6 +13,6 @@ export const {
   TesseraClient, Database, newDocId,
   TesseraClientError, BadRequestError, UnauthorizedError, ForbiddenError, NotFoundError, MethodNotAllowedError, ConflictError,
   PayloadTooLargeError, UnsupportedMediaTypeError, InternalError, NoPrimaryError, QuorumNotMetError, UnavailableError,
-  NetworkError, AbortError, TooManyConflictsError, ERROR_CLASSES, errorFromAnswer,
+  NetworkError, AbortError, TooManyConflictsError, IdempotencyKeyReusedError, ERROR_CLASSES, errorFromAnswer,
   DEFAULT_RETRY, classify, decideRetry, parseRetryAfter,
 } = m;

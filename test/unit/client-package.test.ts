@@ -44,6 +44,13 @@ describe('package exports', () => {
     expect(JSON.parse(stdout.trim())).toEqual({ client: 'function', typed: true, id: 20 });
   });
 
+  it('the plain-Node entry exports every runtime name of the TypeScript entry (its list is written by hand)', async () => {
+    const expected = Object.keys(await import('../../src/client/index.ts')).sort();
+    await writeFile(join(dir, 'names.mjs'), "console.log(JSON.stringify(Object.keys(await import('tessera/client')).sort()));");
+    const { stdout } = await run(process.execPath, ['names.mjs'], { cwd: dir, timeout: 15_000 });
+    expect(JSON.parse(stdout.trim())).toEqual(expected);
+  });
+
   it('a TypeScript consumer type-checks against the sources, and a wrong type is caught', async () => {
     await writeFile(join(dir, 'typed.ts'), `
       import { TesseraClient, ConflictError, type Doc } from 'tessera/client';
