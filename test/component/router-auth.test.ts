@@ -44,8 +44,14 @@ const ROUTES = {
   ],
   admin: () => [{ method: 'PUT', url: `/v1/db/made${n++}` }, { method: 'DELETE', url: `/v1/db/gone${n++}` }],
   // Shard 9 does not exist: an allowed caller gets the route's own 404.
-  cluster: () => [{ method: 'POST', url: '/v1/_cluster/shards/9/failover', payload: {} }],
-  open: () => [{ method: 'GET', url: '/healthz' }, { method: 'GET', url: '/readyz' }, { method: 'GET', url: '/v1/_cluster' }, { method: 'GET', url: '/docs/json' }],
+  cluster: () => [
+    { method: 'POST', url: '/v1/_cluster/shards/9/failover', payload: {} },
+    { method: 'GET', url: '/v1/_cluster/shards/9/verify' }, { method: 'POST', url: '/v1/_cluster/shards/9/repair', payload: {} },
+  ],
+  open: () => [
+    { method: 'GET', url: '/healthz' }, { method: 'GET', url: '/readyz' }, { method: 'GET', url: '/v1/_cluster' }, { method: 'GET', url: '/docs/json' },
+    { method: 'GET', url: '/ui' }, { method: 'GET', url: '/ui/snapshot' },
+  ],
 } as const;
 
 const EXPECT: Record<keyof typeof ROUTES, Record<Who, 401 | 403 | 'ok'>> = {
