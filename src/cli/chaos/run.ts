@@ -229,6 +229,18 @@ async function runAgainst(o: ChaosOptions, target: Target, dir: string | null, s
       if (at() + step.holdMs > o.durationMs - 1000) break;
       const wait = step.atMs - at();
       if (wait > 0) await sleep(wait);
+      // A node still catching up after the last fault does not count toward the quorum: faulting
+      // another one now would take a majority of the shard down. Wait until the shard is whole.
+      const whole = await waitFor(async () => {
+        const c = await getJson(`${target.routerUrl}/v1/_cluster`, undefined, 2000);
+        const sh = c.body?.shards?.[step.shard] as { primaryId: string | null; nodes: Array<{ health: string }> } | undefined;
+        return sh !== undefined && sh.primaryId !== null && sh.nodes.every((n) => n.health === 'InSync');
+      }, { timeoutMs: 15_000, intervalMs: 100 }).then(() => true, () => false);
+      if (!whole) {
+        note(`shard ${step.shard} not back in sync within 15 s: ${step.kind} skipped`);
+        continue;
+      }
+      if (at() + step.holdMs > o.durationMs - 1000) break;
       let victim: string;
       if (step.node === 'primary') {
         const c = await getJson(`${target.routerUrl}/v1/_cluster`).catch(() => null);
