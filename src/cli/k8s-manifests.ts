@@ -18,10 +18,12 @@ export interface K8sOptions {
   storage: string;
   /** Router Deployment replicas. */
   routers: number;
+  /** Client API users (config `auth.users`); none: the client API is open inside the cluster. */
+  users: ReadonlyArray<{ name: string; role: 'read' | 'readwrite' | 'admin'; tokenSha256: string }>;
 }
 
 export const K8S_DEFAULTS: Omit<K8sOptions, 'shards'> = {
-  namespace: 'tessera', image: 'tessera:0.1.0', domain: 'cluster.local', nodesPerShard: 3, storage: '10Gi', routers: 1,
+  namespace: 'tessera', image: 'tessera:0.1.0', domain: 'cluster.local', nodesPerShard: 3, storage: '10Gi', routers: 1, users: [],
 };
 
 /** Where things are inside the image and the pods (the Dockerfile: WORKDIR /app, USER node = uid 1000, data in /data). */
@@ -43,9 +45,11 @@ export const nodeId = (s: number, n: number) => `${shardName(s)}-${n}`;
 export const nodeHost = (o: K8sOptions, s: number, n: number) => `${nodeId(s, n)}.${shardName(s)}.${o.namespace}.svc.${o.domain}`;
 
 /** The Tessera config of the cluster (the secret comes from TESSERA_SECRET, set from the Secret in every pod). */
-export function k8sConfig(o: K8sOptions): RawConfig {
+export function k8sConfig(o: K8sOptions): RawConfig & { auth?: { users: K8sOptions['users'] } } {
   return {
     cluster: { name: o.namespace, secret: 'set-from-the-tessera-secret-Secret-via-TESSERA_SECRET' },
+    // Token hashes are not secrets (SHA-256 of 256-bit random tokens): they may live in the ConfigMap.
+    ...(o.users.length > 0 ? { auth: { users: o.users.map((u) => ({ ...u })) } } : {}),
     router: { url: `http://${ROUTER_NAME}.${o.namespace}.svc.${o.domain}:${K8S_PATHS.routerPort}` },
     dataDir: K8S_PATHS.dataDir,
     replication: {},
@@ -198,6 +202,7 @@ export function commandLine(o: K8sOptions, out: string): string {
   for (const [k, flag] of [['namespace', 'namespace'], ['image', 'image'], ['domain', 'domain'], ['storage', 'storage'], ['routers', 'routers']] as const) {
     if (o[k] !== K8S_DEFAULTS[k]) parts.push(`--${flag} ${o[k]}`);
   }
+  for (const u of o.users) parts.push(`--user ${u.name}:${u.role}:${u.tokenSha256}`);
   return `${parts.join(' ')} --out ${out}`;
 }
 

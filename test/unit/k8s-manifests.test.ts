@@ -10,7 +10,9 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/core/config/index.ts';
-import { K8S_DEFAULTS, k8sFiles, SECRET_KEY, SECRET_NAME } from '../../src/cli/k8s-manifests.ts';
+import { commandLine, K8S_DEFAULTS, k8sConfig, k8sFiles, SECRET_KEY, SECRET_NAME } from '../../src/cli/k8s-manifests.ts';
+import { execFileSync } from 'node:child_process';
+import { TESSERA_BIN } from '../../src/launch/managed-process.ts';
 import { PACKAGE_ROOT } from '../../src/launch/package-root.ts';
 
 // deploy/kubernetes/ with no cluster to apply it to: every object is
@@ -162,5 +164,23 @@ describe('deploy/kubernetes', () => {
       expect(exposed).toContain(c.ports[0].containerPort);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
     }
+  });
+
+  it('--user NAME:ROLE:SHA256 turns client authentication on in the config; a malformed one is a usage error', () => {
+    const user = { name: 'app', role: 'readwrite' as const, tokenSha256: 'b'.repeat(64) };
+    const o = { ...K8S_DEFAULTS, shards: 1, users: [user] };
+    const config = parseConfig(k8sConfig(o), { baseDir: '/', env: {} });
+    expect(config.auth?.users).toEqual([user]);
+    expect(commandLine(o, 'out')).toContain(`--user app:readwrite:${'b'.repeat(64)}`);
+    expect(parseConfig(k8sConfig({ ...K8S_DEFAULTS, shards: 1 }), { baseDir: '/', env: {} }).auth).toBeUndefined();
+    const out = execFileSync(process.execPath, [TESSERA_BIN, 'k8s-config', '--shards', '2', '--user', `ops:admin:${'c'.repeat(64)}`], { encoding: 'utf8' });
+    expect(JSON.parse(out).auth.users).toEqual([{ name: 'ops', role: 'admin', tokenSha256: 'c'.repeat(64) }]);
+    let err = '';
+    try {
+      execFileSync(process.execPath, [TESSERA_BIN, 'k8s-config', '--shards', '2', '--user', 'ops:root:abc'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      err = `${(e as { status: number }).status} ${(e as { stderr: string }).stderr}`;
+    }
+    expect(err).toMatch(/^2 tessera k8s-config: --user ops:root:abc: expected NAME:ROLE:SHA256/);
   });
 });

@@ -20,6 +20,7 @@ export const command: Command = {
     domain: { type: 'string' },
     storage: { type: 'string' },
     routers: { type: 'string' },
+    user: { type: 'string', multiple: true },
     out: { type: 'string' },
   },
   async run(values) {
@@ -36,10 +37,17 @@ export const command: Command = {
     if (typeof shards === 'string') return fail(`${shards} (the number of shards is required: --shards 3)`);
     const routers = int(values.routers, 'routers', K8S_DEFAULTS.routers);
     if (typeof routers === 'string') return fail(routers);
+    const users: Array<K8sOptions['users'][number]> = [];
+    for (const spec of (values.user as unknown as string[] | undefined) ?? []) {
+      const m = /^([A-Za-z0-9_.-]{1,64}):(read|readwrite|admin):([0-9a-f]{64})$/.exec(spec);
+      if (!m) return fail(`--user ${spec}: expected NAME:ROLE:SHA256 (role read, readwrite or admin; the hash from \`tessera token\`)`);
+      users.push({ name: m[1]!, role: m[2] as 'read' | 'readwrite' | 'admin', tokenSha256: m[3]! });
+    }
     const o: K8sOptions = {
       ...K8S_DEFAULTS,
       shards,
       routers,
+      users,
       ...(typeof values.namespace === 'string' ? { namespace: values.namespace } : {}),
       ...(typeof values.image === 'string' ? { image: values.image } : {}),
       ...(typeof values.domain === 'string' ? { domain: values.domain } : {}),
