@@ -54,12 +54,18 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   installErrorHandling(app, { maxDocBytes: config.limits.maxDocBytes });
+  // Response schemas document the answers (OpenAPI); they do not serialise
+  // them: fast-json-stringify would drop every field a schema does not name.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installJsonBodies(app);
   // Before every route: the document is collected from the routes registered after it.
   installOpenApi(app, {
     title: 'Tessera router',
     version: packageVersion(),
-    description: 'Client API of a sharded JSON document store whose shards are quorum-replicated replica sets, and its operator endpoints.',
+    description: 'Client API of a sharded JSON document store whose shards are quorum-replicated replica sets, and its operator endpoints. '
+      + 'Every error is {ok:false, error, message, ...} with a stable code. Besides the responses listed per operation, any request may get: '
+      + '404 not_found (no such path), 405 method_not_allowed with Allow (a known path, another method), '
+      + '400 bad_request or 431 headers_too_large when the HTTP parser refuses the request (connection closed).',
   });
   if (deps.registry) installMetrics(app, deps.registry);
   app.addHook('onResponse', async (req, reply) => {

@@ -12,7 +12,11 @@ import { readFromShard, type ReadMode } from './reader.ts';
 import {
   allDocs, bulkDocs, changes, dbInfo, dbPath, dbWrite, docIdForKey, find, keyHeaders, listDbs, newDocId, search, type BulkDoc, type RouterContext,
 } from './scatter.ts';
+import { R } from './responses.ts';
 import * as S from './schemas.ts';
+
+/** OpenAPI: client routes take a client token when the config has an auth block. */
+const TOKEN = [{ clientToken: [] }];
 import { writeToShard } from './writer.ts';
 
 // The client API (DESIGN §4) as one fastify plugin. Handlers only translate
@@ -56,26 +60,26 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
 
   return async (app) => {
     installAccess(app, users);
-    app.get('/v1/db', { config: read, schema: { summary: 'List databases (union over shards; only those the caller may use)', tags: ['databases'], querystring: S.noQuery } }, async (req) => {
+    app.get('/v1/db', { config: read, schema: { summary: 'List databases (union over shards; only those the caller may use)', tags: ['databases'], querystring: S.noQuery, response: R.listDbs, security: TOKEN } }, async (req) => {
       const { dbs } = await listDbs(ctx);
       return { dbs: visibleDbs(req.principal, dbs) };
     });
 
-    app.put<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
+    app.put<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Create a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery, response: R.createDb, security: TOKEN } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'PUT', req.params.db, idempotencyKey(req));
       return reply.status(r.status).send(r.body);
     });
 
-    app.delete<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req, reply) => {
+    app.delete<{ Params: DbParams }>('/v1/db/:db', { config: admin, schema: { summary: 'Delete a database on every shard', tags: ['databases'], params: S.dbParams, querystring: S.noQuery, response: R.deleteDb, security: TOKEN } }, async (req, reply) => {
       const r = await dbWrite(ctx, 'DELETE', req.params.db, idempotencyKey(req));
       return reply.status(r.status).send(r.body);
     });
 
-    app.get<{ Params: DbParams }>('/v1/db/:db', { config: read, schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams, querystring: S.noQuery } }, async (req) => dbInfo(ctx, req.params.db));
+    app.get<{ Params: DbParams }>('/v1/db/:db', { config: read, schema: { summary: 'Database info, counts summed over shards', tags: ['databases'], params: S.dbParams, querystring: S.noQuery, response: R.dbInfo, security: TOKEN } }, async (req) => dbInfo(ctx, req.params.db));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/docs', {
       config: write,
-      schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.postDocBody },
+      schema: { summary: 'Create a document (server id unless the body has one)', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.postDocBody, response: R.postDoc, security: TOKEN },
     }, async (req, reply) => {
       checked(dataProblem(req.body.data), null);
       const key = idempotencyKey(req);
@@ -94,7 +98,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
 
     app.put<{ Params: DocParams; Body: Record<string, unknown> }>('/v1/db/:db/docs/:id', {
       config: write,
-      schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, querystring: S.noQuery, body: S.putDocBody },
+      schema: { summary: 'Create or update a document (rev in body or If-Match)', tags: ['documents'], params: S.docParams, querystring: S.noQuery, body: S.putDocBody, response: R.putDoc, security: TOKEN },
     }, async (req, reply) => {
       checked(dataProblem(req.body.data), null);
       const { db, id } = req.params;
@@ -107,7 +111,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
 
     app.get<{ Params: DocParams; Querystring: { read?: ReadMode; rev?: string } }>('/v1/db/:db/docs/:id', {
       config: read,
-      schema: { summary: 'Read a document', tags: ['documents'], params: S.docParams, querystring: S.readQuery },
+      schema: { summary: 'Read a document', tags: ['documents'], params: S.docParams, querystring: S.readQuery, response: R.getDoc, security: TOKEN },
     }, async (req, reply) => {
       const { db, id } = req.params;
       const path = req.query.rev ? `${docPath(db, id)}?rev=${encodeURIComponent(req.query.rev)}` : docPath(db, id);
@@ -122,7 +126,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
 
     app.delete<{ Params: DocParams; Querystring: { rev?: string } }>('/v1/db/:db/docs/:id', {
       config: write,
-      schema: { summary: 'Delete a document (writes a tombstone)', tags: ['documents'], params: S.docParams, querystring: S.deleteQuery },
+      schema: { summary: 'Delete a document (writes a tombstone)', tags: ['documents'], params: S.docParams, querystring: S.deleteQuery, response: R.deleteDoc, security: TOKEN },
     }, async (req, reply) => {
       const { db, id } = req.params;
       const rev = req.query.rev ?? ifMatch(req.headers);
@@ -134,7 +138,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
     app.post<{ Params: DbParams; Body: { docs: BulkDoc[] } }>('/v1/db/:db/_bulk_docs', {
       config: write,
       bodyLimit: bulkBodyLimit,
-      schema: { summary: 'Write many documents; one result per doc in request order', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.bulkBody },
+      schema: { summary: 'Write many documents; one result per doc in request order', tags: ['documents'], params: S.dbParams, querystring: S.noQuery, body: S.bulkBody, response: R.bulk, security: TOKEN },
     }, async (req) => {
       // Each document is checked on its own: a bad one gets its own 400 result, the rest are written.
       const { docs } = req.body;
@@ -151,7 +155,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
 
     app.get<{ Params: DbParams; Querystring: { limit?: string; skip?: string; startAfter?: string; includeDeleted?: string } }>('/v1/db/:db/_all_docs', {
       config: read,
-      schema: { summary: 'Documents ordered by id across shards, paged by startAfter', tags: ['queries'], params: S.dbParams, querystring: S.allDocsQuery },
+      schema: { summary: 'Documents ordered by id across shards, paged by startAfter', tags: ['queries'], params: S.dbParams, querystring: S.allDocsQuery, response: R.allDocs, security: TOKEN },
     }, async (req) => {
       const q = req.query;
       return allDocs(ctx, req.params.db, {
@@ -164,24 +168,24 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/fields', {
       config: read,
-      schema: { summary: 'Find by data fields', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findFieldsBody },
+      schema: { summary: 'Find by data fields', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findFieldsBody, response: R.find, security: TOKEN },
     }, async (req) => find(ctx, req.params.db, 'fields', checked(jsonProblem(req.body, MAX_BODY_DEPTH), req.body ?? {})));
 
     app.post<{ Params: DbParams; Body: Record<string, unknown> }>('/v1/db/:db/_find/tags', {
       config: read,
-      schema: { summary: 'Find by tags', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findTagsBody },
+      schema: { summary: 'Find by tags', tags: ['queries'], params: S.dbParams, querystring: S.noQuery, body: S.findTagsBody, response: R.find, security: TOKEN },
     }, async (req) => find(ctx, req.params.db, 'tags', req.body ?? {}));
 
     app.get<{ Params: DbParams; Querystring: { q: string; skip?: string; limit?: string } }>('/v1/db/:db/_search', {
       config: read,
-      schema: { summary: 'Full-text search over content', tags: ['queries'], params: S.dbParams, querystring: S.searchQuery },
+      schema: { summary: 'Full-text search over content', tags: ['queries'], params: S.dbParams, querystring: S.searchQuery, response: R.search, security: TOKEN },
     }, async (req) => search(ctx, req.params.db, {
       q: checkedSearch(req.query.q), skip: S.queryInt(req.query.skip, 'skip', 0, 0, 1_000_000), limit: S.queryInt(req.query.limit, 'limit', 100, 1, 1000),
     }));
 
     app.get<{ Params: DbParams; Querystring: ChangesQs }>('/v1/db/:db/_changes', {
       config: read,
-      schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', tags: ['queries'], params: S.dbParams, querystring: S.changesQuery },
+      schema: { summary: 'Committed changes since an opaque cursor; feed=longpoll waits for one', tags: ['queries'], params: S.dbParams, querystring: S.changesQuery, response: R.changes, security: TOKEN },
     }, async (req: FastifyRequest<{ Params: DbParams; Querystring: ChangesQs }>, reply: FastifyReply) => {
       const q = req.query;
       return changes(ctx, req.params.db, {

@@ -6,6 +6,7 @@ import { TesseraError } from '../../src/core/errors.ts';
 import { bearerChecker } from '../../src/core/http/auth.ts';
 import { describeShard, readiness } from '../failover/cluster-status.ts';
 import type { RouterContext } from './scatter.ts';
+import { R } from './responses.ts';
 import { noQuery, shardParams } from './schemas.ts';
 
 // Operator endpoints (DESIGN §4): liveness, readiness and the cluster table
@@ -21,14 +22,14 @@ const failoverBody = {
 export function operatorRoutes(ctx: RouterContext, replication: Readonly<ReplicationConfig>, secret: string, users?: ReadonlyArray<UserConfig>): FastifyPluginAsync {
   const isSecret = bearerChecker(secret);
   return async (app) => {
-    app.get('/healthz', { schema: { summary: 'Liveness', tags: ['operator'], querystring: noQuery } }, async () => ({ ok: true }));
+    app.get('/healthz', { schema: { summary: 'Liveness', tags: ['operator'], querystring: noQuery, response: R.healthz } }, async () => ({ ok: true }));
 
-    app.get('/readyz', { schema: { summary: 'Ready when every shard has a primary and a reachable write quorum', tags: ['operator'], querystring: noQuery } }, async (_req, reply) => {
+    app.get('/readyz', { schema: { summary: 'Ready when every shard has a primary and a reachable write quorum', tags: ['operator'], querystring: noQuery, response: R.readyz } }, async (_req, reply) => {
       const r = readiness(ctx.shards.list.map((rt) => rt.facts()), ctx.clock.now(), replication);
       return reply.status(r.ready ? 200 : 503).send(r);
     });
 
-    app.get('/v1/_cluster', { schema: { summary: 'Shards and nodes: role, term, lastSeq, commitSeq, lag, health, rollbacks, last election', tags: ['operator'], querystring: noQuery } }, async () => {
+    app.get('/v1/_cluster', { schema: { summary: 'Shards and nodes: role, term, lastSeq, commitSeq, lag, health, rollbacks, last election', tags: ['operator'], querystring: noQuery, response: R.cluster } }, async () => {
       const now = ctx.clock.now();
       return {
         shards: ctx.shards.list.map((rt) => ({
@@ -43,10 +44,11 @@ export function operatorRoutes(ctx: RouterContext, replication: Readonly<Replica
       schema: {
         summary: 'Planned switchover: the target catches up with writes paused, then is elected (409 if it cannot)',
         tags: ['operator'],
-        security: [{ clusterSecret: [] }],
+        security: [{ clusterSecret: [] }, { clientToken: [] }],
         params: shardParams,
         querystring: noQuery,
         body: failoverBody,
+        response: R.failover,
       },
       // Before validation: an unauthenticated caller learns nothing about the body rules.
       // The cluster secret, or (with an auth block) the token of an admin of every database.

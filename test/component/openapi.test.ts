@@ -117,7 +117,74 @@ describe('GET /docs/json', () => {
     expect(failover.parameters!.find((p) => p.in === 'path' && p.name === 'id')?.required).toBe(true);
     const fBody = failover.requestBody!.content['application/json']!.schema as { properties: Record<string, unknown> };
     expect(Object.keys(fBody.properties)).toEqual(['to']);
-    expect(failover.security).toEqual([{ clusterSecret: [] }]);
+    expect(failover.security).toEqual([{ clusterSecret: [] }, { clientToken: [] }]);
+  });
+});
+
+type Response = { description?: string; content?: Record<string, { schema: { type?: string; required?: string[]; properties?: Record<string, { enum?: unknown[] }> } }> };
+const responsesOf = (path: string, method: string) => (doc.paths[path]![method] as Operation & { responses: Record<string, Response> }).responses;
+
+/** Error codes each status may carry (src/core/errors.ts), and what each route class must document. */
+const CODES: Record<string, string[]> = {
+  400: ['bad_request'], 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'], 409: ['conflict'],
+  413: ['payload_too_large'], 415: ['unsupported_media_type'],
+};
+const MUST: Record<string, string[]> = {
+  'get /v1/db': ['200', '400', '401', '403', '503'],
+  'put /v1/db/{db}': ['200', '201', '400', '401', '403', '503'],
+  'delete /v1/db/{db}': ['200', '400', '401', '403', '404', '503'],
+  'get /v1/db/{db}': ['200', '400', '401', '403', '404', '503'],
+  'post /v1/db/{db}/docs': ['200', '201', '400', '401', '403', '404', '409', '413', '415', '503'],
+  'put /v1/db/{db}/docs/{id}': ['200', '201', '400', '401', '403', '404', '409', '413', '415', '503'],
+  'get /v1/db/{db}/docs/{id}': ['200', '304', '400', '401', '403', '404', '503'],
+  'delete /v1/db/{db}/docs/{id}': ['200', '400', '401', '403', '404', '409', '503'],
+  'post /v1/db/{db}/_bulk_docs': ['200', '400', '401', '403', '404', '413', '415', '503'],
+  'get /v1/db/{db}/_all_docs': ['200', '400', '401', '403', '404', '503'],
+  'post /v1/db/{db}/_find/fields': ['200', '400', '401', '403', '404', '415', '503'],
+  'post /v1/db/{db}/_find/tags': ['200', '400', '401', '403', '404', '415', '503'],
+  'get /v1/db/{db}/_search': ['200', '400', '401', '403', '404', '503'],
+  'get /v1/db/{db}/_changes': ['200', '400', '401', '403', '404', '503'],
+  'get /healthz': ['200', '400'],
+  'get /readyz': ['200', '400', '503'],
+  'get /v1/_cluster': ['200', '400'],
+  'post /v1/_cluster/shards/{id}/failover': ['200', '400', '401', '403', '404', '409', '415', '503'],
+};
+
+describe('responses (issue 13: every route and status)', () => {
+  it('every operation documents each success status and each error status it can answer', () => {
+    for (const [key, statuses] of Object.entries(MUST)) {
+      const [method, path] = key.split(' ') as [string, string];
+      expect(Object.keys(responsesOf(path, method)).sort(), key).toEqual([...statuses].sort());
+    }
+    // Every operation of the document is in the table above.
+    const all = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).filter((m) => m !== 'head').map((m) => `${m} ${p}`));
+    expect(all.sort()).toEqual(Object.keys(MUST).sort());
+  });
+
+  it('every error response is the one error shape with the status\'s codes', () => {
+    for (const key of Object.keys(MUST)) {
+      const [method, path] = key.split(' ') as [string, string];
+      for (const [status, r] of Object.entries(responsesOf(path, method))) {
+        if (Number(status) < 400 || (key === 'get /readyz' && status === '503')) continue;
+        const schema = r.content!['application/json']!.schema;
+        expect(schema.required, `${key} ${status}`).toEqual(['ok', 'error', 'message']);
+        expect(schema.properties!.ok!.enum, `${key} ${status}`).toEqual([false]);
+        if (CODES[status]) expect(schema.properties!.error!.enum, `${key} ${status}`).toEqual(CODES[status]);
+        expect(r.description, `${key} ${status}`).toMatch(/\w{3,}/);
+      }
+    }
+    expect(responsesOf('/v1/db/{db}/docs', 'post')['503']!.content!['application/json']!.schema.properties!.error!.enum).toEqual(['no_primary', 'quorum_not_met', 'unavailable']);
+  });
+
+  it('success responses are built from the document schema the routes validate with', () => {
+    const put = responsesOf('/v1/db/{db}/docs/{id}', 'put')['201']!.content!['application/json']!.schema as { required: string[]; properties: Record<string, { pattern?: string }> };
+    expect(put.required).toEqual(['id', 'rev', 'data']);
+    const body = doc.paths['/v1/db/{db}/docs/{id}']!.put!.requestBody!.content['application/json']!.schema as { properties: Record<string, { pattern?: string }> };
+    expect(put.properties.rev!.pattern).toBe(body.properties.rev!.pattern);
+    expect(Object.keys(put.properties)).toEqual(expect.arrayContaining(['seq', 'shard', 'acks', 'tags', 'content']));
+    const list = responsesOf('/v1/db/{db}/_all_docs', 'get')['200']!.content!['application/json']!.schema as { required: string[] };
+    expect(list.required).toEqual(['total', 'items']);
+    expect(doc.paths['/v1/db/{db}/docs/{id}']!.get!.security).toEqual([{ clientToken: [] }]);
   });
 });
 

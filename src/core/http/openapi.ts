@@ -27,7 +27,10 @@ export function installOpenApi(app: FastifyInstance, info: { title: string; vers
       info,
       tags: [...OPENAPI_TAGS],
       components: {
-        securitySchemes: { clusterSecret: { type: 'http', scheme: 'bearer', description: 'cluster.secret from the config' } },
+        securitySchemes: {
+          clusterSecret: { type: 'http', scheme: 'bearer', description: 'cluster.secret from the config' },
+          clientToken: { type: 'http', scheme: 'bearer', description: 'A client token (tessera token) when the config has an auth block; without one the client API is open' },
+        },
       },
     },
   });
