@@ -73,8 +73,11 @@ const bulkItem = {
   ],
 } as const;
 
-// Every client route may answer 401/403 (with an auth block) and 400 (strict query strings).
-const client = (...more: Status[]) => errs(400, 401, 403, ...more);
+// Any request may carry a body, whatever the route: a malformed (400), oversized
+// (413) or non-JSON (415) one is refused before the route runs.
+const anyRoute = (...more: Status[]) => errs(400, 413, 415, ...more);
+// Every client route may answer 401/403 (with an auth block) too.
+const client = (...more: Status[]) => anyRoute(401, 403, ...more);
 
 export const R = {
   listDbs: { 200: { description: 'Databases the caller may use', type: 'object', required: ['dbs'], properties: { dbs: { type: 'array', items: { type: 'string' } } } }, ...client(503) },
@@ -102,16 +105,16 @@ export const R = {
     },
     ...client(404, 503),
   },
-  healthz: { 200: { description: 'The process is up', type: 'object', required: ['ok'], properties: { ok: { type: 'boolean', enum: [true] } } }, ...errs(400) },
+  healthz: { 200: { description: 'The process is up', type: 'object', required: ['ok'], properties: { ok: { type: 'boolean', enum: [true] } } }, ...anyRoute() },
   readyz: {
     200: { description: 'Every shard has a primary and a reachable write quorum', type: 'object', required: ['ready'], properties: { ready: { type: 'boolean', enum: [true] } } },
     503: { description: 'Not ready, and why', type: 'object', required: ['ready', 'reason'], properties: { ready: { type: 'boolean', enum: [false] }, reason: { type: 'string' } } },
-    ...errs(400),
+    ...anyRoute(),
   },
-  cluster: { 200: { description: 'Shards and their nodes', type: 'object', required: ['shards'], properties: { shards: { type: 'array', items: { type: 'object' } } } }, ...errs(400) },
+  cluster: { 200: { description: 'Shards and their nodes', type: 'object', required: ['shards'], properties: { shards: { type: 'array', items: { type: 'object' } } } }, ...anyRoute() },
   failover: {
     200: { description: 'Switched', type: 'object', required: ['shard', 'primary', 'term'], properties: { shard: { type: 'integer' }, primary: { type: 'string' }, term: { type: 'integer' } } },
-    ...errs(400, 401, 403, 404, 415),
+    ...anyRoute(401, 403, 404),
     409: errorBody(['conflict'], 'The target cannot catch up, or is unreachable'),
     503: errorBody(['unavailable', 'no_primary'], 'Failover is not running here, or no primary'),
   },

@@ -47,7 +47,8 @@ export async function startInProcessCluster(opts: {
   };
   try {
     for (const s of config.shards) {
-      for (const n of s.nodes) nodes.push(await startShard({ config, nodeId: n.id, logLevel: 'silent' }));
+      for (const n of s.nodes) // No fsync: these tests are about answers, not durability (the cluster tier proves that).
+      nodes.push(await startShard({ config, nodeId: n.id, logLevel: 'silent', synchronous: 'OFF' }));
     }
     router = await startRouter({ config, logLevel: 'silent' });
     const r = router;
