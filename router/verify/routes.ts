@@ -5,6 +5,7 @@ import { authenticate, decideAccess } from '../../src/core/http/access.ts';
 import { bearerChecker } from '../../src/core/http/auth.ts';
 import { denied } from '../api/access-hook.ts';
 import type { RouterContext } from '../api/scatter.ts';
+import { R } from '../api/responses.ts';
 import { shardParams } from '../api/schemas.ts';
 import { repairShard, verifyShard } from './shard-verify.ts';
 
@@ -40,7 +41,7 @@ export function verifyRoutes(ctx: RouterContext, secret: string, users?: Readonl
     app.get<{ Params: { id: string }; Querystring: { depth?: string } }>('/v1/_cluster/shards/:id/verify', {
       schema: {
         summary: 'Anti-entropy: compare every copy of the shard at one seq (Merkle trees), name the documents that differ',
-        tags: ['operator'], security: [{ clusterSecret: [] }], params: shardParams, querystring: verifyQuery,
+        tags: ['operator'], security: [{ clusterSecret: [] }], params: shardParams, querystring: verifyQuery, response: R.verify,
       },
     }, async (req) => verifyShard(deps, runtime(req.params.id), req.query.depth ? { depth: Number(req.query.depth) } : {}));
 
@@ -49,6 +50,7 @@ export function verifyRoutes(ctx: RouterContext, secret: string, users?: Readonl
         summary: 'Verify, then make every divergent copy equal to the primary\'s through `repair` log entries, then verify again',
         tags: ['operator'], security: [{ clusterSecret: [] }], params: shardParams, querystring: verifyQuery,
         body: { type: 'object', additionalProperties: false, properties: {} },
+        response: R.repair,
       },
     }, async (req) => {
       const rt = runtime(req.params.id);
