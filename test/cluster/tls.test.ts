@@ -98,6 +98,8 @@ describe('a whole cluster on HTTPS', () => {
     const cfg = JSON.parse(await readFile(cluster.tc.path, 'utf8'));
     cfg.router.url = `https://127.0.0.1:${port}`;
     cfg.tls.ca = other;
+    // Without an auth block, too: the router says once, at start, that its client API is open.
+    delete cfg.auth;
     const path = join(cluster.tc.dir, 'tls', 'router2.json');
     await writeFile(path, JSON.stringify(cfg));
     const r2 = routerProcess(cluster.tc, {}, { name: 'router2', configPath: path });
@@ -108,6 +110,8 @@ describe('a whole cluster on HTTPS', () => {
       expect(ready.status).toBe(503);
       const info = await (await fetch(`https://127.0.0.1:${port}/v1/_cluster`, { dispatcher: trusted })).json() as { shards: Array<{ primaryId: string | null }> };
       expect(info.shards.map((s) => s.primaryId)).toEqual([null, null]);
+      const warnings = r2.tail(200).split('\n').filter((l) => l.includes('"level":40') && l.includes('the client API is open'));
+      expect(warnings).toHaveLength(1);
     } finally {
       await r2.stop();
     }

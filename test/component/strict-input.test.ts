@@ -190,8 +190,8 @@ describe('limits that keep the store exact', () => {
 });
 
 describe('errors of the HTTP parser get the registry\'s shape', () => {
-  const raw = (text: string) => new Promise<string>((resolve, reject) => {
-    const port = Number(new URL(c.config.router.url).port);
+  const raw = (text: string, url = c.config.router.url) => new Promise<string>((resolve, reject) => {
+    const port = Number(new URL(url).port);
     const s = connect(port, '127.0.0.1', () => s.end(text));
     let out = '';
     s.on('data', (d) => { out += d.toString(); });
@@ -210,6 +210,10 @@ describe('errors of the HTTP parser get the registry\'s shape', () => {
     expect(clte).toMatchObject({ status: 400, body: { ok: false, error: 'bad_request' } });
     const big = parse(await raw(`GET /v1/db HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
     expect(big).toMatchObject({ status: 431, body: { ok: false, error: 'headers_too_large' } });
+    // A node answers its parser errors the same way.
+    const node = c.config.shards[0]!.nodes[0]!.url;
+    expect(parse(await raw('GET /v1/db\u0000x HTTP/1.1\r\nHost: x\r\n\r\n', node))).toMatchObject({ status: 400, body: { ok: false, error: 'bad_request' } });
+    expect(parse(await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, node))).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
     // The router still answers.
     expect((await c.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
