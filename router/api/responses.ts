@@ -120,10 +120,10 @@ export const R = {
   },
   verify: {
     200: { description: 'The anti-entropy report (router/VERIFY.md)', type: 'object', required: ['shard', 'consistent'], properties: { shard: { type: 'integer' }, consistent: { type: 'boolean' }, complete: { type: 'boolean' }, divergent: { type: 'array', items: { type: 'object' } } } },
-    ...anyRoute(401, 404, 503),
+    ...anyRoute(401, 403, 404, 503),
   },
   repair: {
     200: { description: 'The report before, the repairs made, the report after', type: 'object', required: ['shard', 'before', 'repairs', 'after'], properties: { shard: { type: 'integer' }, before: { type: 'object' }, repairs: { type: 'array', items: { type: 'object' } }, after: { type: 'object' } } },
-    ...anyRoute(401, 404, 503),
+    ...anyRoute(401, 403, 404, 503),
   },
 } as const;

@@ -41,14 +41,14 @@ export function verifyRoutes(ctx: RouterContext, secret: string, users?: Readonl
     app.get<{ Params: { id: string }; Querystring: { depth?: string } }>('/v1/_cluster/shards/:id/verify', {
       schema: {
         summary: 'Anti-entropy: compare every copy of the shard at one seq (Merkle trees), name the documents that differ',
-        tags: ['operator'], security: [{ clusterSecret: [] }], params: shardParams, querystring: verifyQuery, response: R.verify,
+        tags: ['operator'], security: [{ clusterSecret: [] }, { clientToken: [] }], params: shardParams, querystring: verifyQuery, response: R.verify,
       },
     }, async (req) => verifyShard(deps, runtime(req.params.id), req.query.depth ? { depth: Number(req.query.depth) } : {}));
 
     app.post<{ Params: { id: string }; Querystring: { depth?: string }; Body: Record<string, never> | undefined }>('/v1/_cluster/shards/:id/repair', {
       schema: {
         summary: 'Verify, then make every divergent copy equal to the primary\'s through `repair` log entries, then verify again',
-        tags: ['operator'], security: [{ clusterSecret: [] }], params: shardParams, querystring: verifyQuery,
+        tags: ['operator'], security: [{ clusterSecret: [] }, { clientToken: [] }], params: shardParams, querystring: verifyQuery,
         body: { type: 'object', additionalProperties: false, properties: {} },
         response: R.repair,
       },

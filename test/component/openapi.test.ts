@@ -147,8 +147,8 @@ const MUST: Record<string, string[]> = {
   'get /healthz': ['200', '400', '413', '415'],
   'get /readyz': ['200', '400', '503', '413', '415'],
   'get /v1/_cluster': ['200', '400', '413', '415'],
-  'get /v1/_cluster/shards/{id}/verify': ['200', '400', '401', '404', '413', '415', '503'],
-  'post /v1/_cluster/shards/{id}/repair': ['200', '400', '401', '404', '413', '415', '503'],
+  'get /v1/_cluster/shards/{id}/verify': ['200', '400', '401', '403', '404', '413', '415', '503'],
+  'post /v1/_cluster/shards/{id}/repair': ['200', '400', '401', '403', '404', '413', '415', '503'],
   'post /v1/_cluster/shards/{id}/failover': ['200', '400', '401', '403', '404', '409', '415', '503', '413'],
 };
 
