@@ -7,6 +7,7 @@ import { bearerChecker } from '../../src/core/http/auth.ts';
 import { REPLICATION_PREFIX, type Doc } from '../../src/core/protocol.ts';
 import type { ShardRuntime } from '../replication/shard-runtime.ts';
 import { dbInfo, dbPath, dbWrite, listDbs, type RouterContext } from './scatter.ts';
+import { R } from './responses.ts';
 import { noQuery, shardParams } from './schemas.ts';
 import { noPrimary, writeToShard } from './writer.ts';
 
@@ -54,14 +55,14 @@ export function backupRoutes(ctx: RouterContext, o: BackupRouteOptions): Fastify
       if (!authorized(req.headers.authorization)) throw new TesseraError('unauthorized');
     });
 
-    app.get('/v1/_backup', { schema: { summary: 'Shard count, databases and document count (backup progress, restore\'s empty-target check)', tags: ['backup'], security, querystring: noQuery } }, async () => {
+    app.get('/v1/_backup', { schema: { summary: 'Shard count, databases and document count (backup progress, restore\'s empty-target check)', tags: ['backup'], security, querystring: noQuery, response: R.backupInfo } }, async () => {
       const { dbs } = await listDbs(ctx);
       const infos = await Promise.all(dbs.map((db) => dbInfo(ctx, db)));
       return { shards: ctx.shards.count, dbs, docs: infos.reduce((n, i) => n + i.docCount + i.deletedCount, 0) };
     });
 
     app.get<{ Params: { id: string } }>('/v1/_backup/shards/:id/snapshot', {
-      schema: { summary: 'Every db and document of one shard at one committed seq (NDJSON, `end` line last)', tags: ['backup'], security, params: shardParams, querystring: noQuery },
+      schema: { summary: 'Every db and document of one shard at one committed seq (NDJSON, `end` line last)', tags: ['backup'], security, params: shardParams, querystring: noQuery, response: R.backupSnapshot },
     }, async (req, reply) => {
       const rt = ctx.shards.list[Number(req.params.id)];
       if (!rt) throw new TesseraError('not_found', `No shard ${req.params.id}`);
@@ -70,7 +71,7 @@ export function backupRoutes(ctx: RouterContext, o: BackupRouteOptions): Fastify
     });
 
     app.put<{ Params: { db: string } }>('/v1/_backup/db/:db', {
-      schema: { summary: 'Create a database on every shard (restore)', tags: ['backup'], security, params: dbParams, querystring: noQuery },
+      schema: { summary: 'Create a database on every shard (restore)', tags: ['backup'], security, params: dbParams, querystring: noQuery, response: R.backupDb },
     }, async (req, reply) => {
       const r = await dbWrite(ctx, 'PUT', req.params.db);
       return reply.status(r.status).send(r.body);
@@ -78,7 +79,7 @@ export function backupRoutes(ctx: RouterContext, o: BackupRouteOptions): Fastify
 
     app.post<{ Params: { db: string }; Body: { docs: Doc[] } }>('/v1/_backup/db/:db/docs', {
       bodyLimit: o.bodyLimit,
-      schema: { summary: 'Write documents as they were, revs kept (restore); one result per document in order', tags: ['backup'], security, params: dbParams, querystring: noQuery, body: restoreBody },
+      schema: { summary: 'Write documents as they were, revs kept (restore); one result per document in order', tags: ['backup'], security, params: dbParams, querystring: noQuery, body: restoreBody, response: R.backupDocs },
     }, async (req) => restoreDocs(ctx, req.params.db, req.body.docs));
   };
 }

@@ -126,4 +126,14 @@ export const R = {
     200: { description: 'The report before, the repairs made, the report after', type: 'object', required: ['shard', 'before', 'repairs', 'after'], properties: { shard: { type: 'integer' }, before: { type: 'object' }, repairs: { type: 'array', items: { type: 'object' } }, after: { type: 'object' } } },
     ...anyRoute(401, 403, 404, 503),
   },
+  backupInfo: {
+    200: { description: 'What a backup will read, or a restore target holds', type: 'object', required: ['shards', 'dbs', 'docs'], properties: { shards: { type: 'integer' }, dbs: { type: 'array', items: { type: 'string' } }, docs: { type: 'integer' } } },
+    ...anyRoute(401, 503),
+  },
+  backupSnapshot: {
+    200: { description: 'NDJSON: one db or doc per line, the end line last (a stream cut short ends with an error line and no end)', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
+    ...anyRoute(401, 404, 503),
+  },
+  backupDb: { 201: { ...dbOk, description: 'Created on every shard' }, 200: { ...dbOk, description: 'Existed already' }, ...anyRoute(401, 503) },
+  backupDocs: { 200: { description: 'One result per document, in request order', type: 'array', items: bulkItem }, ...anyRoute(401, 404, 503) },
 } as const;
