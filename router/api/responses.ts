@@ -37,6 +37,7 @@ const E = {
   409: errorBody(['conflict'], 'The rev is not the document\'s current rev'),
   413: errorBody(['payload_too_large'], 'A document over limits.maxDocBytes, or a body over the limit'),
   415: errorBody(['unsupported_media_type'], 'The body is not application/json'),
+  422: errorBody(['idempotency_key_reused'], 'The Idempotency-Key was used for a different request'),
   503: errorBody(['no_primary', 'quorum_not_met', 'unavailable'], 'No primary, quorum not met in time, or no copy answered; Retry-After is set'),
 } as const;
 
@@ -81,20 +82,20 @@ const client = (...more: Status[]) => anyRoute(401, 403, ...more);
 
 export const R = {
   listDbs: { 200: { description: 'Databases the caller may use', type: 'object', required: ['dbs'], properties: { dbs: { type: 'array', items: { type: 'string' } } } }, ...client(503) },
-  createDb: { 201: { ...dbOk, description: 'Created on every shard' }, 200: { ...dbOk, description: 'Existed already' }, ...client(503) },
-  deleteDb: { 200: { ...dbOk, description: 'Deleted on every shard' }, ...client(404, 503) },
+  createDb: { 201: { ...dbOk, description: 'Created on every shard' }, 200: { ...dbOk, description: 'Existed already' }, ...client(503, 422) },
+  deleteDb: { 200: { ...dbOk, description: 'Deleted on every shard' }, ...client(404, 503, 422) },
   dbInfo: {
     200: { description: 'Counts summed over shards', type: 'object', required: ['db', 'docCount', 'deletedCount', 'seq'], properties: { db: { type: 'string' }, docCount: { type: 'integer' }, deletedCount: { type: 'integer' }, seq: { type: 'integer' } } },
     ...client(404, 503),
   },
-  postDoc: { 201: written(doc, 'Created; Location names it'), 200: written(doc, 'Updated (the body named an existing id and its rev)'), ...client(404, 409, 413, 415, 503) },
-  putDoc: { 201: written(doc, 'Created'), 200: written(doc, 'Updated'), ...client(404, 409, 413, 415, 503) },
+  postDoc: { 201: written(doc, 'Created; Location names it'), 200: written(doc, 'Updated (the body named an existing id and its rev)'), ...client(404, 409, 413, 415, 503, 422) },
+  putDoc: { 201: written(doc, 'Created'), 200: written(doc, 'Updated'), ...client(404, 409, 413, 415, 503, 422) },
   getDoc: { 200: { ...doc, description: 'The document; ETag: "<rev>"' }, 304: { description: 'If-None-Match named the current rev; no body', type: 'null' }, ...client(404, 503) },
   deleteDoc: {
     200: written({ type: 'object', required: ['ok', 'id', 'rev'], properties: { ok: { type: 'boolean', enum: [true] }, id: { type: 'string' }, rev } }, 'Deleted: the tombstone\'s rev'),
-    ...client(404, 409, 503),
+    ...client(404, 409, 503, 422),
   },
-  bulk: { 200: { description: 'One result per document, in request order', type: 'array', items: bulkItem }, ...client(404, 413, 415, 503) },
+  bulk: { 200: { description: 'One result per document, in request order', type: 'array', items: bulkItem }, ...client(404, 413, 415, 503, 422) },
   allDocs: { 200: { ...page(doc, { next: { type: ['string', 'null'] } }), description: 'Documents in id order; next is the startAfter of the next page' }, ...client(404, 503) },
   find: { 200: { ...page(doc), description: 'Matching documents, merged by id' }, ...client(404, 415, 503) },
   search: { 200: { ...page(doc), description: 'Documents whose content matches, merged by id' }, ...client(404, 503) },
