@@ -142,7 +142,7 @@ async function compare(
   c: { primaryId: string; primary: NodeDigest; seq: number; depth: number; status: Map<string, Answer>; t0: number; deadline: number },
 ): Promise<VerifyReport> {
   const { clock } = deps;
-  const compared = [...c.status].filter(([, a]) => a.kind === 'ok').map(([, a]) => (a as { digest: NodeDigest }).digest);
+  let compared = [...c.status].filter(([, a]) => a.kind === 'ok').map(([, a]) => (a as { digest: NodeDigest }).digest);
   const replicas = compared.filter((d) => d.nodeId !== c.primaryId);
   const ranges = differingRanges(c.primary, replicas);
   const docsByNode = new Map<string, DigestDoc[]>();
@@ -150,14 +150,21 @@ async function compare(
     const askDocs = [c.primaryId, ...replicas.filter((r) => (ranges.byNode.get(r.nodeId)?.length ?? 0) > 0).map((r) => r.nodeId)];
     const leaves = ranges.union.join(',');
     await Promise.all(askDocs.map(async (id) => {
-      const res = await rt.nodes.get(id)!.client.json<{ docs: DigestDoc[] }>({
-        path: `${REPLICATION_PREFIX}/digest/docs?seq=${c.seq}&depth=${c.depth}&leaves=${leaves}`, timeoutMs: Math.max(1000, c.deadline - clock.now()),
-      });
-      docsByNode.set(id, res.body.docs);
+      try {
+        const res = await rt.nodes.get(id)!.client.json<{ docs: DigestDoc[] }>({
+          path: `${REPLICATION_PREFIX}/digest/docs?seq=${c.seq}&depth=${c.depth}&leaves=${leaves}`, timeoutMs: Math.max(1000, c.deadline - clock.now()),
+        });
+        docsByNode.set(id, res.body.docs);
+      } catch (err) {
+        // Lost between the two steps: that copy is not compared (the primary's loss fails the pass).
+        if (id === c.primaryId) throw new TesseraError('unavailable', `shard ${rt.shardId}: the primary ${id} did not list its documents: ${(err as Error).message}`);
+        c.status.set(id, { kind: 'fail', status: 'unreachable', detail: (err as Error).message, retry: false });
+      }
     }));
   }
   const comparedIds = [...rt.nodes.keys()].filter((id) => c.status.get(id)?.kind === 'ok');
   const divergent = ranges.union.length > 0 ? divergentDocs(c.primaryId, comparedIds, docsByNode, rt.nodes.size) : [];
+  compared = compared.filter((d) => c.status.get(d.nodeId)?.kind === 'ok');
   const dbs = divergentDbs(compared);
   const nodes: NodeReport[] = [...rt.nodes.keys()].map((id) => {
     const a = c.status.get(id)!;

@@ -44,7 +44,10 @@ export class ChaosLoad {
   readonly #timeoutMs: number;
   readonly #keysPerGen: number;
 
-  constructor(readonly url: string, opts: { clients: number; shards: number; writeTimeoutMs: number; t0: number }) {
+  readonly #auth: Record<string, string>;
+
+  constructor(readonly url: string, opts: { clients: number; shards: number; writeTimeoutMs: number; t0: number; token?: string }) {
+    this.#auth = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
     this.#pool = new Pool(url, { connections: opts.clients + 4, pipelining: 1 });
     this.#t0 = opts.t0;
     this.#shards = opts.shards;
@@ -60,7 +63,7 @@ export class ChaosLoad {
     try {
       const res = await this.#pool.request({
         method, path,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? { ...this.#auth } : { ...this.#auth, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs, signal: AbortSignal.timeout(this.#timeoutMs),
       });

@@ -29,7 +29,7 @@ export interface ChaosOptions {
   seed: number;
   /** Folder for the cluster's data (default: a fresh temp folder, removed after a passing run). */
   dataDir?: string;
-  compose?: { file: string; routerUrl: string; secret: string };
+  compose?: { file: string; routerUrl: string; secret: string; token?: string };
   /** Test only (TESSERA_CHAOS_FRONT): a stand-in process the load goes through instead of the router. */
   front?: string;
   /** A progress line (stderr); `final` ends it. */
@@ -188,7 +188,9 @@ async function runAgainst(o: ChaosOptions, target: Target, dir: string | null, s
   const timeline: TimelineEntry[] = [];
   const note = (text: string) => timeline.push({ atMs: at(), text });
   const shardCount = o.config.shards.length;
-  const put = await fetch(`${target.routerUrl}/v1/db/${DB}`, { method: 'PUT', signal: AbortSignal.timeout(10_000) });
+  // A compose cluster may guard its client API (DESIGN §3 auth): the load then needs a readwrite token and the db an admin's.
+  const token = o.compose?.token;
+  const put = await fetch(`${target.routerUrl}/v1/db/${DB}`, { method: 'PUT', headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
   if (put.status >= 300) throw new Error(`PUT /v1/db/${DB} answered ${put.status}: ${await put.text()}`);
   let loadUrl = target.routerUrl;
   if (o.front) {
@@ -197,7 +199,7 @@ async function runAgainst(o: ChaosOptions, target: Target, dir: string | null, s
     await p.start();
     loadUrl = p.url!;
   }
-  const load = new ChaosLoad(loadUrl, { clients: o.clients, shards: shardCount, writeTimeoutMs: o.config.replication.writeTimeoutMs, t0 });
+  const load = new ChaosLoad(loadUrl, { clients: o.clients, shards: shardCount, writeTimeoutMs: o.config.replication.writeTimeoutMs, t0, ...(token ? { token } : {}) });
   const schedule = planSchedule({
     seed: o.seed, durationMs: o.durationMs, faults: o.faults, shardSizes: target.nodeIds.map((n) => n.length), failoverTimeoutMs: o.config.replication.failoverTimeoutMs,
   });

@@ -29,6 +29,7 @@ export const command: Command = {
     'compose-file': { type: 'string' },
     router: { type: 'string' },
     secret: { type: 'string' },
+    token: { type: 'string' },
   },
   async run(values) {
     const usage = (msg: string) => {
@@ -55,7 +56,9 @@ export const command: Command = {
     if (compose) {
       const t = resolveTarget({ router: (values.router as string | undefined) ?? 'http://127.0.0.1:8080', secret: values.secret as string | undefined }, config);
       if (!t.secret) return usage('no cluster secret for the verify step: pass --secret or set TESSERA_SECRET');
-      composeTarget = { file: resolve(String(values['compose-file'] ?? join(PACKAGE_ROOT, 'docker-compose.replication.yml'))), routerUrl: t.url, secret: t.secret };
+      const token = (values.token as string | undefined) || process.env.TESSERA_TOKEN || undefined;
+      if (config.auth && !token) return usage('the config guards the client API (auth): pass --token or set TESSERA_TOKEN (an admin token: the run creates its db)');
+      composeTarget = { file: resolve(String(values['compose-file'] ?? join(PACKAGE_ROOT, 'docker-compose.replication.yml'))), routerUrl: t.url, secret: t.secret, ...(token ? { token } : {}) };
     }
     const json = values.json === true;
     const tty = Boolean(process.stderr.isTTY);
