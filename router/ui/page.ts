@@ -20,11 +20,12 @@ export const UI_PAGE = `<!doctype html>
   section.shard { border: 1px solid #8884; border-radius: 6px; padding: .6rem .8rem; }
   section.shard h2 { font-size: 1rem; margin: 0 0 .4rem; }
   table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-  th, td { text-align: left; padding: .15rem .5rem; border-bottom: 1px solid #8882; }
+  th, td { text-align: left; padding: .15rem .5rem; border-bottom: 1px solid #8882; white-space: nowrap; }
   th { color: var(--dim); font-weight: 500; } td.num { text-align: right; }
   tr[data-role="primary"] td:first-child { font-weight: 700; }
-  [data-health="InSync"] { color: var(--ok); } [data-health="Lagging"] { color: var(--warn); }
-  [data-health="CatchingUp"] { color: var(--info); } [data-health="Offline"] { color: var(--bad); }
+  td[data-health="InSync"] { color: var(--ok); } td[data-health="Lagging"] { color: var(--warn); }
+  td[data-health="CatchingUp"] { color: var(--info); } td[data-health="Offline"] { color: var(--bad); }
+  tr[data-health="Offline"] td:not([data-health]) { color: var(--dim); }
   .paused { color: var(--warn); font-weight: 600; }
   ol#elections { padding-left: 1.2rem; } ol#elections li { margin: .15rem 0; }
   [data-outcome="elected"], [data-outcome="adopted"] { color: var(--ok); } [data-outcome="no_quorum"] { color: var(--bad); }
@@ -65,7 +66,9 @@ export const UI_PAGE = `<!doctype html>
     for (const n of s.nodes) {
       const tr = el('tr', null, { 'data-node': n.id, 'data-role': n.role, 'data-health': n.health });
       const lag = n.lag + (typeof n.lagMs === 'number' ? ' (' + Math.round(n.lagMs) + ' ms)' : '');
-      const vals = [n.id, n.role, num(n.term), num(n.lastSeq), num(n.commitSeq), lag, n.health, num(n.rollbackCount)];
+      // An Offline node shows what it last reported: a deposed primary still calls itself one.
+      const role = n.health === 'Offline' && n.id !== s.primaryId ? n.role + ' (last seen)' : n.role;
+      const vals = [n.id, role, num(n.term), num(n.lastSeq), num(n.commitSeq), lag, n.health, num(n.rollbackCount)];
       vals.forEach((v, i) => tr.append(el('td', v, i === 6 ? { 'data-health': n.health } : COLS[i][1] ? { class: COLS[i][1] } : {})));
       t.append(tr);
     }
