@@ -7,15 +7,18 @@ import { bindAddress } from '../src/core/http/listen.ts';
 import { tlsMaterial } from '../src/core/http/tls.ts';
 import { createLogger, type Logger } from '../src/core/logger.ts';
 import { build } from './app.ts';
+import { DataDirLock } from './store/dir-lock.ts';
 import { GroupCommit, Store } from './store/index.ts';
 import { runUntilSignal } from '../src/core/run-until-signal.ts';
 
 // Composition root of one shard node.
 //
 // Start-up order: resolve the node in the config → create the data dir →
+// take its lock (a second process on it stops here, touching nothing) →
 // open the Store (migrations; a new file starts at term 1, the shard's first
-// node as primary) → group commit → build the app → write the pid file →
-// listen → log the one `listening` line (launchers wait for it).
+// node as primary, not joined until a router joins it) → group commit →
+// build the app → write the pid file → listen → log the one `listening`
+// line (launchers wait for it).
 //
 // Shutdown (SIGTERM/SIGINT): stop accepting and let in-flight requests finish
 // (app.close) → drain queued writes → close SQLite → remove the pid file →
@@ -56,18 +59,29 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
   // Read before the store opens: a missing certificate is a start-up error.
   const tls = tlsMaterial(opts.config, { nodeId: node.id });
   mkdirSync(dataDir, { recursive: true });
+  // Before anything else in the data dir: a second process on it must stop here.
+  const lock = DataDirLock.acquire(dataDir);
 
   const first = shard.nodes[0]!;
-  const store = new Store({
-    path: join(dataDir, 'tessera.db'),
-    nodeId: node.id,
-    shardId: shard.id,
-    initial: { role: first.id === node.id ? 'primary' : 'replica', primaryId: first.id },
-    walRetention: opts.config.replication.walRetention,
-    commitsAlone: shard.nodes.length === 1,
-    synchronous: opts.synchronous ?? 'FULL',
-    onEvent: (event, details) => logger.info(details, event),
-  });
+  let store: Store;
+  try {
+    store = new Store({
+      path: join(dataDir, 'tessera.db'),
+      nodeId: node.id,
+      shardId: shard.id,
+      initial: { role: first.id === node.id ? 'primary' : 'replica', primaryId: first.id },
+      walRetention: opts.config.replication.walRetention,
+      commitsAlone: shard.nodes.length === 1,
+      // Votes wait out a live primary for a failover timeout less one poll: a router judging the
+      // primary silent after failoverTimeoutMs still finds the voters ready (src/rules/vote.ts).
+      stickyMs: opts.config.replication.failoverTimeoutMs - opts.config.replication.healthCheckIntervalMs,
+      synchronous: opts.synchronous ?? 'FULL',
+      onEvent: (event, details) => logger.info(details, event),
+    });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const registry = new Registry();
   collectProcessMetrics(registry);
   const metrics = createShardMetrics(registry);
@@ -102,6 +116,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
   } catch (err) {
     rmSync(pidFile, { force: true });
     store.close();
+    lock.release();
     throw err;
   }
   const state = store.state();
@@ -114,6 +129,7 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
       await commit.drain();
       store.close();
       rmSync(pidFile, { force: true });
+      lock.release();
     })();
     return closing;
   };

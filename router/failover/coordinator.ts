@@ -1,6 +1,6 @@
 import type { Clock } from '../../src/core/clock.ts';
-import type { NodeState, PromoteRequest, PromoteResponse, VoteRequest, VoteResponse } from '../../src/core/protocol.ts';
-import { planElection, majority, tallyVotes, planSwitchover } from '../../src/rules/index.ts';
+import type { JoinRequest, NodeState, PromoteRequest, PromoteResponse, VoteRequest, VoteResponse } from '../../src/core/protocol.ts';
+import { planElection, planJoin, majority, tallyVotes, planSwitchover } from '../../src/rules/index.ts';
 
 // Runs one shard's elections (DESIGN §5.4, router/FAILOVER.md): gather
 // states, plan, vote, promote. The decisions are the pure functions of
@@ -49,6 +49,8 @@ export interface CoordinatorDeps {
   vote(nodeId: string, req: VoteRequest): Promise<VoteResponse>;
   promote(nodeId: string, req: PromoteRequest): Promise<PromoteResponse>;
   onAdopt(term: number, primaryId: string): void;
+  /** POST /v1/_replication/join to a fresh data dir (src/rules/join.ts); absent: this router joins nobody. */
+  join?(nodeId: string, req: JoinRequest): Promise<NodeState>;
   onElected(term: number, primaryId: string, info: ElectedInfo): void;
   /**
    * Deadline of each step (states, votes, promote). Default a third of
@@ -60,6 +62,7 @@ export interface CoordinatorDeps {
 
 export class Coordinator {
   readonly #deps: CoordinatorDeps;
+  readonly #joining = new Map<string, Promise<boolean>>();
   readonly #stepTimeoutMs: number;
   #current: Promise<ElectionResult> | null = null;
   #last: ElectionResult | null = null;
@@ -135,7 +138,10 @@ export class Coordinator {
         break;
     }
 
-    const req: VoteRequest = { term: plan.term, candidateId: plan.candidateId, lastTerm: plan.lastTerm, lastSeq: plan.lastSeq };
+    // A planned switchover replaces a live primary on purpose: it waives the voters' stickiness.
+    const req: VoteRequest = {
+      term: plan.term, candidateId: plan.candidateId, lastTerm: plan.lastTerm, lastSeq: plan.lastSeq, ...(opts.reason === 'manual' ? { force: true } : {}),
+    };
     const votes = await gather(clock, plan.voters, (id) => this.#deps.vote(id, req), {
       timeoutMs: this.#stepTimeoutMs,
       graceMs: 0,
@@ -162,6 +168,44 @@ export class Coordinator {
     }
     this.#deps.onElected(plan.term, plan.candidateId, { lastSeq: promoted.lastSeq, granted: tally.granted, reason: opts.reason });
     return done({ outcome: 'elected', term: plan.term, primaryId: plan.candidateId, answered, granted: tally.granted });
+  }
+
+  /**
+   * Joins a fresh data dir to the shard (shard/DESIGN.md "Incarnations"):
+   * reads every node's state now (states from before the node came back say
+   * nothing about what it may have voted), plans with planJoin, and sends the
+   * join. One at a time per node; resolves true when a join was sent.
+   */
+  runJoin(nodeId: string): Promise<boolean> {
+    const running = this.#joining.get(nodeId);
+    if (running) return running;
+    const run = this.#join(nodeId).finally(() => this.#joining.delete(nodeId));
+    this.#joining.set(nodeId, run);
+    return run;
+  }
+
+  async #join(nodeId: string): Promise<boolean> {
+    const { clock, nodes, log } = this.#deps;
+    const join = this.#deps.join;
+    if (!join) return false;
+    const states = await gather(clock, nodes, (id) => this.#deps.fetchState(id, this.#stepTimeoutMs), {
+      timeoutMs: this.#stepTimeoutMs, graceMs: Math.floor(this.#stepTimeoutMs / 5),
+      enough: (got) => nodes.every((id) => got[id] !== null),
+    });
+    if (states[nodeId]?.joined !== false) return false;
+    const plan = planJoin({ nodeId, nodes, states, viewTerm: this.#deps.view().term });
+    if (plan.kind === 'wait') {
+      log.debug({ shard: this.#deps.shardId, node: nodeId, reason: plan.reason }, 'join waits');
+      return false;
+    }
+    try {
+      await withDeadline(clock, join(nodeId, { term: plan.term, role: plan.role, primaryId: plan.primaryId }), this.#stepTimeoutMs);
+    } catch (err) {
+      log.debug({ shard: this.#deps.shardId, node: nodeId, err: (err as Error).message }, 'join failed');
+      return false;
+    }
+    log.info({ shard: this.#deps.shardId, node: nodeId, term: plan.term, role: plan.role, primaryId: plan.primaryId }, `joined ${nodeId} to shard ${this.#deps.shardId} at term ${plan.term} as ${plan.role}`);
+    return true;
   }
 
   /**

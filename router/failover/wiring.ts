@@ -4,7 +4,7 @@ import { TesseraError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { RouterMetrics } from '../../src/core/metrics.ts';
 import {
-  COMMIT_HEADER, REPLICATION_PREFIX, type NodeState, type PromoteRequest, type PromoteResponse, type VoteRequest, type VoteResponse,
+  COMMIT_HEADER, REPLICATION_PREFIX, type JoinRequest, type NodeState, type PromoteRequest, type PromoteResponse, type VoteRequest, type VoteResponse,
 } from '../../src/core/protocol.ts';
 import { electionGapMs, shouldElect } from '../../src/rules/index.ts';
 import { Coordinator, type ElectionResult } from './coordinator.ts';
@@ -76,6 +76,8 @@ export class Failover {
           (await client(id).json<VoteResponse>({ method: 'POST', path: `${REPLICATION_PREFIX}/vote`, body: req, timeoutMs: this.#stepMs() })).body,
         promote: async (id, req: PromoteRequest) =>
           (await client(id).json<PromoteResponse>({ method: 'POST', path: `${REPLICATION_PREFIX}/promote`, body: req, timeoutMs: this.#stepMs() })).body,
+        join: async (id, req: JoinRequest) =>
+          (await client(id).json<NodeState>({ method: 'POST', path: `${REPLICATION_PREFIX}/join`, body: req, timeoutMs: this.#stepMs() })).body,
         onAdopt: (term, primaryId) => this.#adopt(entry, term, primaryId),
         onElected: (term, primaryId) => this.#adopt(entry, term, primaryId),
       });
@@ -154,12 +156,15 @@ export class Failover {
     if (!f || this.#stopped) return;
     const facts = f.rt.facts();
     this.#updateLagMetrics(facts, nowMs);
+    // A fresh data dir: join it to the shard once a majority of the others can say the current term.
+    if (state?.joined === false) void f.coordinator.runJoin(nodeId).then((sent) => { if (sent && !this.#stopped) void this.#monitor.tickNow(); });
     if (f.coordinator.running) return;
     const primary = facts.nodes.find((n) => n.isPrimary);
     const primaryHealth = primary ? nodeHealth(facts, primary, nowMs, this.#d.config.replication).health : null;
     const lastEnd = f.coordinator.lastEndMs ?? this.#startedAtMs;
     const minGapMs = electionGapMs(this.#d.config.replication.healthCheckIntervalMs);
-    if (!shouldElect({ primaryHealth, lastElectionEndMs: lastEnd, nowMs, minGapMs })) return;
+    const graceMs = this.#d.config.replication.failoverTimeoutMs;
+    if (!shouldElect({ primaryHealth, lastElectionEndMs: lastEnd, nowMs, minGapMs, primarySinceMs: f.rt.viewSinceMs, graceMs })) return;
     void f.coordinator.runElection({ reason: 'primary_offline' }).then((result) => this.#record(f, result));
   }
 

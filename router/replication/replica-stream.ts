@@ -34,6 +34,8 @@ export interface StreamHost {
   readonly confirmSinceMs: number | null;
   /** A replica answered at the stream's term: reads waiting for confirmation may go. */
   onConfirmed(): void;
+  /** How long ago this router last heard from the primary (sent on with every batch: leader stickiness). */
+  primaryHeardMsAgo(): number | undefined;
 }
 
 export interface StreamOptions {
@@ -89,6 +91,8 @@ export class ReplicaStream {
   #confirmedAtMs = 0;
   /** When the request in flight was sent (a `gap` answer confirms the term too). */
   #askedAtMs = 0;
+  /** false while the replica's fresh data dir is not joined: its copy and its answers count for nothing. */
+  #joined = true;
   readonly #d: StreamDeps;
   #backoffMs = 0;
   #backoffUntilMs = 0;
@@ -121,6 +125,18 @@ export class ReplicaStream {
 
   get confirmedAtMs(): number {
     return this.#confirmedAtMs;
+  }
+
+  /** Whether the replica's match point may count toward a write quorum (and its answers toward a read's confirmation). */
+  get countsForQuorum(): boolean {
+    return this.#joined;
+  }
+
+  #noteJoined(joined: boolean | undefined): void {
+    const now = joined !== false;
+    if (now === this.#joined) return;
+    this.#joined = now;
+    this.#d.host.onProgress();
   }
 
   /** The replica answered a request sent at `askedAtMs` without showing a newer term. */
@@ -283,6 +299,7 @@ export class ReplicaStream {
       this.#d.host.onHigherTerm(st.term);
       throw new TesseraError('stale_term', `node ${this.nodeId} is at term ${st.term}`, { term: st.term });
     }
+    this.#noteJoined(st.joined);
     this.#confirm(askedAtMs);
     const base = st.oldestSeq - 1;
     this.#replicaLastSeq = st.lastSeq;
@@ -363,12 +380,15 @@ export class ReplicaStream {
     const req: ReplicateRequest = {
       term, primaryId, commitSeq, prevSeq: matchSeq, prevTerm: this.#matchTerm, truncate, entries, primaryLastSeq: Math.max(host.primaryLastSeq, endSeq),
     };
+    const heard = host.primaryHeardMsAgo();
+    if (heard !== undefined) req.primaryHeardMsAgo = heard;
     this.#askedAtMs = clock.now();
     const res = await replica.json<ReplicateResponse>({
       method: 'POST', path: `${REPLICATION_PREFIX}/replicate`, body: req, timeoutMs: options.requestTimeoutMs,
     });
     if (this.#stopped) return;
     this.#reachable = true;
+    this.#noteJoined(res.body.joined);
     this.#confirm(this.#askedAtMs);
     this.#gapsInARow = 0;
     this.#lastSentMs = clock.now();

@@ -66,6 +66,10 @@ export class ShardRuntime implements StreamHost {
   #writesHeld = 0;
   #waiters: Waiter[] = [];
   readonly #confirmWaiters = new Set<ConfirmWaiter>();
+  /** When the view's primary last answered this router (a poll, a write, a WAL read); null: not in this view. */
+  #primaryHeardAtMs: number | null = null;
+  /** When the view last changed (a new primary gets a failover timeout to show up before it is judged silent). */
+  #viewSinceMs = 0;
   /** The shard's smoothed write rate, from the primary's lastSeq over time (Lagging threshold). */
   #writeRate: WriteRate | null = null;
   #commitListeners = new Set<() => void>();
@@ -204,6 +208,7 @@ export class ShardRuntime implements StreamHost {
     if (changed) this.#onViewChange();
     if (state !== null) {
       if (nodeId === this.view.primaryId && state.term === this.view.term) {
+        this.#primaryHeardAtMs = nowMs;
         this.#notePrimaryPosition(state.lastSeq, state.lastTerm);
         this.#writeRate = updateWriteRate(this.#writeRate, state.lastSeq, nowMs);
       }
@@ -286,7 +291,7 @@ export class ShardRuntime implements StreamHost {
     const need = this.writeQuorum - 1;
     if (need <= 0) return true;
     let n = 0;
-    for (const s of this.streams.values()) if (s.confirmedAtMs >= sinceMs) n++;
+    for (const s of this.streams.values()) if (s.countsForQuorum && s.confirmedAtMs >= sinceMs) n++;
     return n >= need;
   }
 
@@ -299,6 +304,7 @@ export class ShardRuntime implements StreamHost {
   /** Entries the primary appended for a write (its answer); `approxBytes` = answer size. */
   noteEntries(entries: ReadonlyArray<LogEntry>, writeTerm: number, approxBytes: number): void {
     if (entries.length === 0 || writeTerm !== this.view.term) return;
+    this.#primaryHeardAtMs = this.#d.clock.now();
     const mine = entries.filter((e) => e.term === writeTerm);
     if (mine.length === 0) return;
     this.buffer.add(mine, approxBytes);
@@ -309,6 +315,7 @@ export class ShardRuntime implements StreamHost {
   }
 
   notePrimaryWal(lastSeq: number, entries: ReadonlyArray<LogEntry>): void {
+    this.#primaryHeardAtMs = this.#d.clock.now();
     this.#noteCurrentTerm(entries);
     const last = entries.at(-1);
     this.#notePrimaryPosition(lastSeq, last && last.seq === lastSeq ? last.term : null);
@@ -318,14 +325,32 @@ export class ShardRuntime implements StreamHost {
     this.#recount();
   }
 
+  /**
+   * How long ago the view's primary last answered this router, for the
+   * replicas (leader stickiness, ReplicateRequest.primaryHeardMsAgo);
+   * undefined when it has not answered in this view.
+   */
+  primaryHeardMsAgo(): number | undefined {
+    return this.#primaryHeardAtMs === null ? undefined : Math.max(0, Math.round(this.#d.clock.now() - this.#primaryHeardAtMs));
+  }
+
+  /** When the view last changed term or primary. */
+  get viewSinceMs(): number {
+    return this.#viewSinceMs;
+  }
+
   onHigherTerm(term: number | undefined): void {
     this.hint(term);
     void this.refresh(this.#d.replication.healthCheckIntervalMs);
   }
 
-  /** The replicas' match points in config order (null = unknown). */
+  /**
+   * The replicas' match points in config order (null = unknown). A fresh
+   * data dir not joined yet counts for nothing: it may have forgotten a term
+   * in which its vote helped elect someone else (shard/DESIGN.md "Incarnations").
+   */
   matchSeqs(): Array<number | null> {
-    return [...this.streams.values()].map((s) => s.matchSeq);
+    return [...this.streams.values()].map((s) => (s.countsForQuorum ? s.matchSeq : null));
   }
 
   /** Copies (primary included) known to hold `seq`. */
@@ -444,6 +469,8 @@ export class ShardRuntime implements StreamHost {
   /** The term or primary changed: match points and buffered entries belong to the old primary's log. */
   #onViewChange(): void {
     const { log, clock, metrics } = this.#d;
+    this.#viewSinceMs = clock.now();
+    this.#primaryHeardAtMs = null;
     this.#viewAbort.abort();
     this.#viewAbort = new AbortController();
     for (const s of this.streams.values()) void s.stop();

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { POSITIVE_UINT_PATTERN, UINT_PATTERN } from '../../src/core/doc/names.ts';
 import { MAX_SEQ, MAX_TERM, termStepError } from '../../src/core/bounds.ts';
 import { errors } from '../../src/core/errors.ts';
-import type { PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/core/protocol.ts';
+import type { JoinRequest, PromoteRequest, ReplicateRequest, SnapshotLine, VoteRequest } from '../../src/core/protocol.ts';
 import type { Store } from '../store/index.ts';
 import { requireSecret } from './auth-hook.ts';
 import { checkCommitHeader } from './router-headers.ts';
@@ -49,6 +49,11 @@ const entrySchema = {
       ],
     },
     ts: { type: 'number' },
+    // An Idempotency-Key record on the last entry of a keyed write (protocol.ts IdempotencyRecord).
+    idem: {
+      type: 'object', required: ['key', 'fingerprint', 'status', 'body'],
+      properties: { key: { type: 'string', minLength: 1, maxLength: 200 }, fingerprint: { type: 'string' }, status: { type: 'integer' }, body: { type: 'string' } },
+    },
   },
 } as const;
 
@@ -84,6 +89,8 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
           prevTerm: termN,
           truncate: { type: 'boolean' },
           primaryLastSeq: seqN,
+          // How long ago the router last heard from the primary (leader stickiness, src/rules/vote.ts).
+          primaryHeardMsAgo: { type: 'integer', minimum: 0, maximum: MAX_SEQ },
           entries: { type: 'array', items: entrySchema },
         },
       },
@@ -100,12 +107,27 @@ export async function replicationRoutes(app: FastifyInstance, deps: ReplicationR
       body: {
         type: 'object',
         required: ['term', 'candidateId', 'lastTerm', 'lastSeq'],
-        properties: { term: termP, candidateId: { type: 'string', minLength: 1 }, lastTerm: termN, lastSeq: seqN },
+        properties: { term: termP, candidateId: { type: 'string', minLength: 1 }, lastTerm: termN, lastSeq: seqN, force: { type: 'boolean' } },
       },
     },
   }, async (req) => {
     checkTermStep(store, req.body.term, 'body.term');
     return store.vote(req.body);
+  });
+
+  // A router joins a fresh data dir to the shard at the term it read from a majority of the others.
+  app.post<{ Body: JoinRequest }>('/join', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['term', 'role', 'primaryId'],
+        additionalProperties: false,
+        properties: { term: termP, role: { type: 'string', enum: ['primary', 'replica'] }, primaryId: { anyOf: [{ type: 'null' }, { type: 'string', minLength: 1 }] } },
+      },
+    },
+  }, async (req) => {
+    checkTermStep(store, req.body.term, 'body.term');
+    return store.join(req.body);
   });
 
   app.post<{ Body: PromoteRequest }>('/promote', {

@@ -15,10 +15,7 @@ export function writeGuard(req: FastifyRequest, store: Store): { guard: WriteGua
   const term = uintHeader(req.headers, TERM_HEADER, MAX_TERM);
   const commit = uintHeader(req.headers, COMMIT_HEADER, MAX_SEQ);
   const keep = uintHeader(req.headers, KEEP_HEADER, MAX_SEQ);
-  if (commit !== undefined) {
-    store.checkCommitFloor(commit);
-    store.noteCommitSeq(commit);
-  }
+  if (commit !== undefined) store.noteCommitSeq(commit);
   if (keep !== undefined) store.noteKeep(keep);
   const key = idempotencyKey(req);
   const guard: WriteGuard = {
@@ -66,7 +63,5 @@ export function readPoint(req: FastifyRequest, store: Store): number {
  */
 export function checkCommitHeader(req: FastifyRequest, store: Store): void {
   const commit = uintHeader(req.headers, COMMIT_HEADER, MAX_SEQ);
-  if (commit === undefined) return;
-  store.checkCommitFloor(commit);
-  store.noteCommitSeq(commit);
+  if (commit !== undefined) store.noteCommitSeq(commit);
 }

@@ -19,6 +19,10 @@ export interface Meta {
   baseSeq: number;
   baseTerm: number;
   needsSnapshot: boolean;
+  /** false for a fresh data dir no router has joined to its shard yet (shard/DESIGN.md "Incarnations"). */
+  joined: boolean;
+  /** Minted with the data dir: a wiped and restarted node has a new one. */
+  incarnation: string;
 }
 
 /** A document's head row. */
@@ -58,6 +62,12 @@ export class StoreContext {
    * unknown until its first batch).
    */
   primaryLastSeq: number | null = null;
+  /**
+   * When (this node's clock) its term's primary was last known alive, from a
+   * router's replicate (`primaryHeardMsAgo`): leader stickiness. Memory only:
+   * a restarted node holds on to no primary.
+   */
+  primaryAliveAtMs: number | null = null;
   /**
    * The router's commit point (x-tessera-commit), kept in memory and
    * persisted with the next write, so noting it never costs an fsync of its
@@ -117,11 +127,16 @@ export class StoreContext {
       baseSeq: Number(m.get('baseSeq')),
       baseTerm: Number(m.get('baseTerm')),
       needsSnapshot: m.get('needsSnapshot') === '1',
+      joined: m.get('joined') === '1',
+      incarnation: m.get('incarnation') ?? '',
     };
   }
 
   setMeta(patch: Partial<Meta>): void {
-    if (patch.term !== undefined && patch.term !== this.#meta?.term) this.primaryLastSeq = null;
+    if (patch.term !== undefined && patch.term !== this.#meta?.term) {
+      this.primaryLastSeq = null;
+      this.primaryAliveAtMs = null;
+    }
     for (const [k, v] of Object.entries(patch)) {
       const value = v === null ? '' : typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
       this.q.setMeta.run(k, value);

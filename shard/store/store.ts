@@ -1,10 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { DocBody } from '../../src/core/doc/rev.ts';
 import { TesseraError, errors } from '../../src/core/errors.ts';
 import type {
-  Doc, LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
+  Doc, JoinRequest, LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
   VoteRequest, VoteResponse,
 } from '../../src/core/protocol.ts';
+import { JOINED_VOTE } from '../../src/core/protocol.ts';
 import { decidePromote, decideReplicate, decideVote, planTrim, type TailEntry } from '../../src/rules/index.ts';
 import { StoreContext, type Meta } from './context.ts';
 import { appendEntry, rollbackAfter, walJson } from './log.ts';
@@ -29,8 +31,15 @@ export interface StoreOptions {
   path: string;
   nodeId: string;
   shardId: number;
-  /** Role and primary a brand-new file starts with (config order, term 1). */
-  initial: { role: Role; primaryId: string };
+  /**
+   * Role and primary a brand-new file starts with (config order, term 1);
+   * `joined` (default false): a new file still needs a router to join it to
+   * its shard before it votes, takes writes or counts toward a quorum. A
+   * one-node shard (`commitsAlone`) joins itself: there is nobody to learn from.
+   */
+  initial: { role: Role; primaryId: string; joined?: boolean };
+  /** Leader stickiness window for votes (failoverTimeoutMs less one health interval); 0: none. */
+  stickyMs?: number;
   walRetention: number;
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
   /** The shard has this one node (writeQuorum 1): its own durable writes are committed. */
@@ -52,6 +61,7 @@ export class Store {
   readonly #snapshot: SnapshotInstall;
   readonly #retention: number;
   readonly #writes: PrimaryWrites;
+  readonly #stickyMs: number;
   #closed = false;
 
   constructor(opts: StoreOptions) {
@@ -71,6 +81,7 @@ export class Store {
         ctx.setMeta({
           term: 1, votedFor: null, role: opts.initial.role, primaryId: opts.initial.primaryId,
           commitSeq: 0, baseSeq: 0, baseTerm: 0, needsSnapshot: false,
+          joined: opts.initial.joined ?? opts.commitsAlone ?? false, incarnation: randomBytes(8).toString('hex'),
         });
         ctx.q.setMeta.run('nodeId', opts.nodeId);
         ctx.q.setMeta.run('shardId', String(opts.shardId));
@@ -81,7 +92,10 @@ export class Store {
         ctx.close();
         throw new Error(`${opts.path} belongs to node ${owner.value}, not ${opts.nodeId}`);
       }
+      // A file from before incarnations (schema 1) gets one now.
+      if (ctx.meta().incarnation === '') ctx.tx(() => ctx.setMeta({ incarnation: randomBytes(8).toString('hex') }));
     }
+    this.#stickyMs = opts.stickyMs ?? 0;
   }
 
   /** Runs `fn` in one transaction (a savepoint when one is already open). */
@@ -121,6 +135,8 @@ export class Store {
       oldestSeq: meta.baseSeq + 1,
       ready: this.#ready(meta, last.seq),
       rollbackCount: (this.#ctx.q.rollbackCount.get() as { n: number }).n,
+      joined: meta.joined,
+      incarnation: meta.incarnation,
     };
   }
 
@@ -146,23 +162,6 @@ export class Store {
    */
   noteCommitSeq(seq: number): void {
     if (seq > this.#ctx.reportedCommit) this.#ctx.reportedCommit = seq;
-  }
-
-  /**
-   * The router knows everything up to `commitSeq` is quorum-durable, and a
-   * primary holds every committed entry. A primary whose log ends below it has
-   * lost entries (a deleted data dir brings the shard's first node back as
-   * primary at term 1 with an empty log; a lost fsync): it must not take
-   * writes, whose seqs would reuse committed (seq, term) pairs, nor serve
-   * reads. It steps down, so the router elects a node that holds the log.
-   */
-  checkCommitFloor(commitSeq: number): void {
-    const meta = this.#ctx.meta();
-    if (meta.role !== 'primary') return;
-    const lastSeq = this.#ctx.last(meta).seq;
-    if (commitSeq <= lastSeq) return;
-    this.#ctx.onEvent?.('log behind the commit point', { lastSeq, commitSeq, term: meta.term });
-    this.#observe(() => this.#ctx.tx(() => this.#ctx.setMeta({ role: 'replica', primaryId: null })));
   }
 
   noteKeep(seq: number): void {
@@ -204,7 +203,11 @@ export class Store {
       const ctx = this.#ctx;
       const meta = ctx.meta();
       const last = ctx.last(meta);
-      const d = decideVote({ term: meta.term, votedFor: meta.votedFor, lastSeq: last.seq, lastTerm: last.term }, req);
+      const alive = ctx.primaryAliveAtMs;
+      const d = decideVote({
+        term: meta.term, votedFor: meta.votedFor, lastSeq: last.seq, lastTerm: last.term, joined: meta.joined,
+        isPrimary: meta.role === 'primary', primaryHeardMsAgo: alive === null ? null : ctx.now() - alive, stickyMs: this.#stickyMs,
+      }, req);
       if (d.stepDown) ctx.setMeta({ term: d.term, votedFor: d.votedFor, role: 'replica', primaryId: null });
       else if (d.votedFor !== meta.votedFor) ctx.setMeta({ votedFor: d.votedFor });
       return { granted: d.granted, term: d.term, ...(d.reason ? { reason: d.reason } : {}) };
@@ -222,6 +225,29 @@ export class Store {
       const entry = this.#writes.append({ ...meta, role: 'primary' }, 'noop', '', '', '', null);
       return { ok: true, role: 'primary', term: meta.term, lastSeq: entry.seq };
     }));
+  }
+
+  /**
+   * A router read the shard's current term from a majority of the other
+   * nodes (src/rules/join.ts): the fresh data dir takes it, votes for nobody
+   * in it (it may have voted there before it was wiped), and from now on
+   * votes, takes writes (as primary) and counts toward quorums. A joined node
+   * answers its state unchanged.
+   */
+  join(req: JoinRequest): NodeState {
+    this.#observe(() => this.#ctx.tx(() => {
+      const ctx = this.#ctx;
+      const meta = ctx.meta();
+      if (meta.joined) return;
+      const term = Math.max(req.term, meta.term);
+      const primary = req.role === 'primary' && term === 1;
+      ctx.setMeta({
+        joined: true, term, role: primary ? 'primary' : 'replica', votedFor: primary ? this.nodeId : JOINED_VOTE,
+        primaryId: primary ? this.nodeId : req.primaryId,
+      });
+      ctx.onEvent?.('joined', { term, role: primary ? 'primary' : 'replica', incarnation: meta.incarnation });
+    }));
+    return this.state();
   }
 
   replicate(req: ReplicateRequest): ReplicateResponse {
@@ -251,6 +277,8 @@ export class Store {
         return { error: new TesseraError('stale_term', `sender term ${req.term}, node term ${meta.term}`, { term: plan.term, primaryId: plan.primaryId }) };
       }
       this.#adopt(meta, plan.adopt);
+      // The router heard from this term's primary lately: hold on to it (votes, src/rules/vote.ts).
+      if (req.primaryHeardMsAgo !== undefined) ctx.primaryAliveAtMs = ctx.now() - req.primaryHeardMsAgo;
       if (plan.kind === 'gap') {
         // Persisted, so the router installs a snapshot from the primary (shard/DESIGN.md "Replicate").
         if (plan.diverged) ctx.setMeta({ needsSnapshot: true });
@@ -269,7 +297,7 @@ export class Store {
       const end = ctx.last();
       const heard = req.primaryLastSeq ?? (req.truncate ? plan.batchEnd : null);
       if (heard !== null) ctx.primaryLastSeq = heard;
-      return { res: { ok: true, term: req.term, lastSeq: end.seq, lastTerm: end.term, rolledBack } };
+      return { res: { ok: true, term: req.term, lastSeq: end.seq, lastTerm: end.term, rolledBack, joined: ctx.meta().joined } };
     });
     if ('error' in outcome) throw outcome.error;
     return outcome.res;

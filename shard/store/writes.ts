@@ -40,7 +40,8 @@ export type BulkItem = { ok: true; id: string; rev: string; seq: number } | { id
  * 409 and looks for the primary again).
  */
 export function assertPrimaryAt(meta: Meta, term: number | undefined): void {
-  if (meta.role !== 'primary') {
+  // A fresh data dir not joined yet is not a primary, whatever role the config gave it.
+  if (meta.role !== 'primary' || !meta.joined) {
     throw new TesseraError('not_primary', undefined, { primaryId: meta.primaryId, term: meta.term });
   }
   if (term !== undefined && term !== meta.term) {

@@ -83,6 +83,20 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** What a key may look like: printable ASCII without spaces, at most 200 characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
+/**
+ * The vote a node records when it joins at a term (shard/DESIGN.md
+ * "Incarnations"): it may have voted in that term before its data dir was
+ * wiped, so it votes there for nobody. Not a valid node id.
+ */
+export const JOINED_VOTE = '(joined)';
+
+/** POST /v1/_replication/join: the shard's current term as a router read it from a majority of the other nodes. */
+export interface JoinRequest {
+  term: number;
+  role: Role;
+  primaryId: string | null;
+}
+
 /** GET /v1/_replication/state */
 export interface NodeState {
   nodeId: string;
@@ -99,6 +113,14 @@ export interface NodeState {
   ready: boolean;
   /** Entries moved to the rollback table so far. */
   rollbackCount: number;
+  /**
+   * false for a fresh data dir no router has joined to the shard yet: it
+   * neither votes, nor takes writes, nor counts toward a quorum (absent on
+   * answers of nodes older than this field: joined).
+   */
+  joined?: boolean;
+  /** Minted with the data dir: a node wiped and restarted has a new one. */
+  incarnation?: string;
 }
 
 /**
@@ -121,6 +143,14 @@ export interface ReplicateRequest {
    * `truncate`, which ends at it) and is within 1000 entries of it.
    */
   primaryLastSeq?: number;
+  /**
+   * How long ago (ms) the sending router last heard from the primary of
+   * `term` (absent: not lately). The replica then holds on to that primary
+   * (leader stickiness): while it heard of it less than a failover timeout
+   * ago it refuses votes without taking their term, so a router that merely
+   * cannot reach a live primary cannot depose it.
+   */
+  primaryHeardMsAgo?: number;
 }
 
 export interface ReplicateResponse {
@@ -130,6 +160,8 @@ export interface ReplicateResponse {
   lastTerm: number;
   /** Entries this request rolled back (moved to the rollback table). */
   rolledBack: number;
+  /** false while the node's fresh data dir has not been joined: its copy does not count toward a quorum. */
+  joined?: boolean;
 }
 
 /** 409 gap body (besides ok/error/message). */
@@ -147,6 +179,11 @@ export interface VoteRequest {
   candidateId: string;
   lastTerm: number;
   lastSeq: number;
+  /**
+   * A planned switchover (POST /v1/_cluster/shards/{id}/failover): the voter
+   * grants even though its primary is alive (leader stickiness is waived).
+   */
+  force?: boolean;
 }
 
 export interface VoteResponse {

@@ -49,7 +49,7 @@ export function planElection(input: ElectionInput): ElectionPlan {
   // it is alive after all. Either way: adopt, don't elect. Only a manual
   // switchover replaces a live primary of the view's term. A primary below
   // maxTerm is deposed (it just has not heard yet): ignore it.
-  const primary = answered.find((a) => a.state.role === 'primary' && a.state.term === maxTerm);
+  const primary = answered.find((a) => a.state.role === 'primary' && a.state.term === maxTerm && a.state.joined !== false);
   if (primary && (maxTerm > viewTerm || !input.manual)) {
     return { kind: 'adopt', term: maxTerm, primaryId: primary.id };
   }
@@ -59,13 +59,16 @@ export function planElection(input: ElectionInput): ElectionPlan {
 
   const best = (pool: typeof answered) =>
     pool.reduce<(typeof answered)[number] | undefined>((b, a) => (b === undefined || compareLogs(a.state, b.state) > 0 ? a : b), undefined);
-  const mostComplete = best(answered)!;
+  // A fresh data dir not joined yet is no candidate: it cannot vote, not even for itself.
+  const eligible = answered.filter((a) => a.state.joined !== false);
+  const mostComplete = best(eligible);
+  if (mostComplete === undefined) return { kind: 'no_quorum', answered: eligible.length, needed };
 
   let candidate = mostComplete;
   if (target !== undefined || input.manual) {
     const chosen = target !== undefined
-      ? answered.find((a) => a.id === target)
-      : best(answered.filter((a) => a.id !== viewPrimaryId));
+      ? eligible.find((a) => a.id === target)
+      : best(eligible.filter((a) => a.id !== viewPrimaryId));
     if (chosen === undefined) return { kind: 'target_unreachable', targetId: target ?? '' };
     // The target must hold everything any answering node holds, or electing
     // it could drop acknowledged writes.

@@ -21,3 +21,4 @@ export {
   classifyHealth, lagEntries, lagMs, lagThresholdEntries, updateWriteRate, MIN_LAG_ENTRIES, type Health, type HealthInput, type WriteRate,
 } from './health.ts';
 export { adoptState, adoptHint, type TermAndPrimary } from './view.ts';
+export { planJoin, type JoinInput, type JoinPlan } from './join.ts';

@@ -17,9 +17,11 @@ export interface TermAndPrimary {
  */
 export function adoptState(view: TermAndPrimary, nodeId: string, state: NodeState | null, commitSeq = 0): TermAndPrimary {
   if (state === null) return view;
-  if (state.term > view.term) return { term: state.term, primaryId: state.role === 'primary' ? nodeId : null };
+  // A fresh data dir not joined yet is never the primary, whatever role the config gave it.
+  const primary = state.role === 'primary' && state.joined !== false;
+  if (state.term > view.term) return { term: state.term, primaryId: primary ? nodeId : null };
   if (state.term === view.term) {
-    if (state.role === 'primary') return view.primaryId === nodeId ? view : { term: view.term, primaryId: nodeId };
+    if (primary) return view.primaryId === nodeId ? view : { term: view.term, primaryId: nodeId };
     if (view.primaryId === nodeId) return { term: view.term, primaryId: null };
     return view;
   }

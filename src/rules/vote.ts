@@ -3,13 +3,28 @@ import { logAtLeast } from './log-order.ts';
 
 // Vote granting (shard/DESIGN.md "Rules", DESIGN §5.4). At most one vote per
 // term, and only for a candidate whose log is at least as complete as ours:
-// that is what makes every acknowledged write survive an election.
+// that is what makes every acknowledged write survive an election. Two
+// refusals leave the voter exactly as it was — no term taken, nobody deposed:
+//  - a fresh data dir not yet joined (it may have voted before it was wiped);
+//  - leader stickiness (Raft's pre-vote / check-quorum, §9.6 of the thesis):
+//    a voter that heard of a live primary less than `stickyMs` ago refuses,
+//    so a router that cannot reach a primary others still reach cannot
+//    depose it. A planned switchover (`force`) waives it. A primary refuses
+//    every unforced vote: it is evidently alive to whoever asks.
 
 export interface VoterState {
   term: number;
   votedFor: string | null;
   lastSeq: number;
   lastTerm: number;
+  /** false: a fresh data dir no router has joined yet (absent = joined). */
+  joined?: boolean;
+  /** The voter is its term's primary. */
+  isPrimary?: boolean;
+  /** How long ago the voter last heard that its term's primary was alive (null/absent: not since it started). */
+  primaryHeardMsAgo?: number | null;
+  /** Leader stickiness window (failover timeout less one health interval); 0/absent: none. */
+  stickyMs?: number;
 }
 
 export interface VoteDecision {
@@ -23,8 +38,15 @@ export interface VoteDecision {
 }
 
 export function decideVote(state: VoterState, req: VoteRequest): VoteDecision {
-  if (req.term < state.term) {
-    return { granted: false, term: state.term, votedFor: state.votedFor, stepDown: false, reason: `stale term ${req.term} < ${state.term}` };
+  const refuseAsIs = (reason: string): VoteDecision => ({ granted: false, term: state.term, votedFor: state.votedFor, stepDown: false, reason });
+  if (state.joined === false) return refuseAsIs('not joined: a fresh data dir votes only once a router has shown it the current term');
+  if (req.term < state.term) return refuseAsIs(`stale term ${req.term} < ${state.term}`);
+  if (!req.force && req.term > state.term) {
+    if (state.isPrimary) return refuseAsIs(`this node is the primary of term ${state.term} and alive`);
+    const ago = state.primaryHeardMsAgo;
+    if (ago !== null && ago !== undefined && state.stickyMs !== undefined && ago < state.stickyMs) {
+      return refuseAsIs(`the primary of term ${state.term} was alive ${Math.round(ago)} ms ago`);
+    }
   }
   const stepDown = req.term > state.term;
   const votedFor = stepDown ? null : state.votedFor;

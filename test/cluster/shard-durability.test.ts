@@ -100,6 +100,20 @@ describe('shard node durability', () => {
     expect(seqs).toEqual(Array.from({ length: state.lastSeq }, (_, i) => i + 1));
   });
 
+  it('a second process on a live data dir exits 1 before touching it: the first keeps its pid file and serves on', async () => {
+    if (!node.running) await node.start();
+    const pidFile = join(tc.dataDir, tc.nodeIds[0]!, 'tessera.pid');
+    const before = readFileSync(pidFile, 'utf8');
+    const second = shardProcess({ configPath: tc.path, nodeId: tc.nodeIds[0]! });
+    await expect(second.start()).rejects.toThrow(/exited before it was ready \(code 1\)[\s\S]*is in use by another tessera process/);
+    expect(readFileSync(pidFile, 'utf8')).toBe(before);
+    expect((await client.json<{ nodeId: string }>({ path: '/v1/_replication/state', timeoutMs: 5000 })).body.nodeId).toBe(tc.nodeIds[0]);
+    // The lock goes with its process, however it ends: after a SIGKILL a new process takes it.
+    await node.kill('SIGKILL');
+    await node.start();
+    expect((await client.json<{ nodeId: string }>({ path: '/v1/_replication/state', timeoutMs: 5000 })).body.nodeId).toBe(tc.nodeIds[0]);
+  });
+
   it('writes its pid file while running and removes it on SIGTERM (exit 0)', async () => {
     const pidFile = join(tc.dataDir, tc.nodeIds[0]!, 'tessera.pid');
     if (!node.running) await node.start();

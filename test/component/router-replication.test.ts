@@ -64,7 +64,7 @@ async function startNodes(walRetention = 100_000): Promise<Readonly<Config>> {
   dir = mkdtempSync(join(tmpdir(), 'tessera-router-repl-'));
   const cfg = nodeConfig(walRetention);
   nodes = ['a', 'b', 'c'].map((id) => {
-    const store = new Store({ path: join(dir, `${id}.db`), nodeId: id, shardId: 0, initial: { role: id === 'a' ? 'primary' : 'replica', primaryId: 'a' }, walRetention });
+    const store = new Store({ path: join(dir, `${id}.db`), nodeId: id, shardId: 0, initial: { role: id === 'a' ? 'primary' : 'replica', primaryId: 'a', joined: true }, walRetention });
     const commit = new GroupCommit(store, { onFlush: () => { store.trim(); } });
     return { id, store, commit, app: null, port: 0 };
   });

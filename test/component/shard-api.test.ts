@@ -26,8 +26,8 @@ interface Node {
 }
 const nodes: Node[] = [];
 let seq = 0;
-async function node(nodeId = 'n1'): Promise<Node> {
-  const store = new Store({ path: join(root, `${nodeId}-${seq++}.db`), nodeId, shardId: 0, initial: { role: nodeId === 'n1' ? 'primary' : 'replica', primaryId: 'n1' }, walRetention: 100 });
+async function node(nodeId = 'n1', joined = true): Promise<Node> {
+  const store = new Store({ path: join(root, `${nodeId}-${seq++}.db`), nodeId, shardId: 0, initial: { role: nodeId === 'n1' ? 'primary' : 'replica', primaryId: 'n1', joined }, walRetention: 100 });
   let ids = 0;
   const app = await build({ store, commit: new GroupCommit(store), config, newId: () => `gen${ids++}` });
   const n = { app, store };
@@ -81,7 +81,7 @@ describe('auth, probes and unknown routes', () => {
   });
 
   it('serves /metrics behind the secret when given a registry', async () => {
-    const store = new Store({ path: join(root, `m-${seq++}.db`), nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1' }, walRetention: 100 });
+    const store = new Store({ path: join(root, `m-${seq++}.db`), nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1', joined: true }, walRetention: 100 });
     const registry = new Registry();
     const gauge = new Gauge({ name: 'tessera_test_scrapes', help: 'scrapes', registers: [registry] });
     let scrapes = 0;
@@ -187,19 +187,25 @@ describe('documents: revision rules over HTTP', () => {
     expect(await call(r, 'PUT', '/v1/db/d')).toMatchObject({ status: 409, body: { error: 'not_primary', primaryId: 'n1', term: 1 } });
   });
 
-  it('a primary whose log ends below the router\'s commit point (its data dir was wiped) steps down instead of writing', async () => {
-    // A fresh node that is the shard's first starts as primary at term 1; the router knows seqs 1..5 are committed.
-    const wiped = await node();
-    expect(await call(wiped, 'PUT', '/v1/db/e', undefined, { 'x-tessera-term': '1', 'x-tessera-commit': '5' }))
-      .toMatchObject({ status: 409, body: { error: 'not_primary', term: 1 } });
-    expect((await call(wiped, 'GET', '/v1/_replication/state')).body).toMatchObject({ role: 'replica', term: 1, lastSeq: 0, primaryId: null });
-    expect(wiped.store.entries(0)).toEqual([]);
-    // A state poll carrying the commit point is enough on an idle shard; a primary that holds the log is untouched.
-    const q = await node();
-    expect((await call(q, 'PUT', '/v1/db/d', undefined, { 'x-tessera-term': '1', 'x-tessera-commit': '0' })).status).toBe(201);
-    // (and learns the commit point from it: an idle primary's committed reads then show its last writes)
-    expect((await call(q, 'GET', '/v1/_replication/state', undefined, { 'x-tessera-commit': '1' })).body).toMatchObject({ role: 'primary', commitSeq: 1 });
-    expect((await call(q, 'GET', '/v1/_replication/state', undefined, { 'x-tessera-commit': '2' })).body).toMatchObject({ role: 'replica', lastSeq: 1 });
+  it('a fresh data dir is not joined: it refuses writes and votes (taking no term); a router joins it at the term it read from the others', async () => {
+    // The shard's first node on a new data dir starts as primary at term 1, not joined: a wiped
+    // node cannot tell a new cluster from a wipe, and its votes and writes might repeat forgotten ones.
+    const fresh = await node('n1', false);
+    expect((await call(fresh, 'GET', '/v1/_replication/state')).body).toMatchObject({ role: 'primary', term: 1, joined: false, incarnation: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(await call(fresh, 'PUT', '/v1/db/e', undefined, { 'x-tessera-term': '1' })).toMatchObject({ status: 409, body: { error: 'not_primary' } });
+    expect((await call(fresh, 'POST', '/v1/_replication/vote', { term: 4, candidateId: 'n2', lastTerm: 0, lastSeq: 0 })).body).toMatchObject({ granted: false, term: 1 });
+    // The others said term 3 and have written: it joins as a replica, and votes for nobody in term 3.
+    const joined = await call(fresh, 'POST', '/v1/_replication/join', { term: 3, role: 'replica', primaryId: 'n2' });
+    expect(joined).toMatchObject({ status: 200, body: { role: 'replica', term: 3, joined: true, primaryId: 'n2', votedFor: '(joined)' } });
+    expect((await call(fresh, 'POST', '/v1/_replication/vote', { term: 3, candidateId: 'n3', lastTerm: 0, lastSeq: 0 })).body).toMatchObject({ granted: false, term: 3 });
+    expect((await call(fresh, 'POST', '/v1/_replication/vote', { term: 4, candidateId: 'n3', lastTerm: 0, lastSeq: 0 })).body).toMatchObject({ granted: true, term: 4 });
+    // A join of a joined node changes nothing; a malformed one is 400.
+    expect((await call(fresh, 'POST', '/v1/_replication/join', { term: 9, role: 'primary', primaryId: null })).body).toMatchObject({ term: 4, role: 'replica' });
+    expect((await call(fresh, 'POST', '/v1/_replication/join', { term: 0, role: 'boss', primaryId: 1 })).status).toBe(400);
+    // A brand-new shard: the first node joins as its primary and takes writes.
+    const first = await node('n1', false);
+    expect((await call(first, 'POST', '/v1/_replication/join', { term: 1, role: 'primary', primaryId: 'n1' })).body).toMatchObject({ role: 'primary', term: 1, joined: true });
+    expect((await call(first, 'PUT', '/v1/db/e', undefined, { 'x-tessera-term': '1' })).status).toBe(201);
   });
 
   it('bulk: per-doc results in request order, one conflict does not undo the others', async () => {

@@ -25,7 +25,7 @@ afterEach(() => {
 });
 let n = 0;
 function store(nodeId: string): Store {
-  const s = new Store({ path: join(root, `${nodeId}-${n++}.db`), nodeId, shardId: 0, initial: { role: nodeId === 'p' ? 'primary' : 'replica', primaryId: 'p' }, walRetention: 100_000 });
+  const s = new Store({ path: join(root, `${nodeId}-${n++}.db`), nodeId, shardId: 0, initial: { role: nodeId === 'p' ? 'primary' : 'replica', primaryId: 'p', joined: true }, walRetention: 100_000 });
   open.push(s);
   return s;
 }
@@ -94,7 +94,7 @@ describe('digest as of a seq', () => {
     p.deleteDb('a');
     expect(await notAtSeq(digestAt(p.path, before, 4))).toBe('db_deleted_since');
     expect((await digestAt(p.path, p.last().seq, 4)).dbs).toEqual(['b']);
-    const q = new Store({ path: join(root, `q-${n++}.db`), nodeId: 'p', shardId: 0, initial: { role: 'primary', primaryId: 'p' }, walRetention: 100 });
+    const q = new Store({ path: join(root, `q-${n++}.db`), nodeId: 'p', shardId: 0, initial: { role: 'primary', primaryId: 'p', joined: true }, walRetention: 100 });
     open.push(q);
     q.createDb('a');
     for (let i = 0; i < 300; i++) q.putDoc('a', `d${i}`, undefined, { data: { i } });

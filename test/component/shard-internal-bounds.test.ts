@@ -34,7 +34,7 @@ const other = Array.from({ length: 200 }, (_, i) => `doc${i}`).find((id) => shar
 const open: Array<{ app: FastifyInstance; store: Store }> = [];
 let n = 0;
 async function node(id: 'a' | 'b') {
-  const store = new Store({ path: join(root, `${id}-${n++}.db`), nodeId: id, shardId: 0, initial: { role: id === 'a' ? 'primary' : 'replica', primaryId: 'a' }, walRetention: 1000 });
+  const store = new Store({ path: join(root, `${id}-${n++}.db`), nodeId: id, shardId: 0, initial: { role: id === 'a' ? 'primary' : 'replica', primaryId: 'a', joined: true }, walRetention: 1000 });
   const app = await build({ store, commit: new GroupCommit(store), config });
   open.push({ app, store });
   return { app, store };

@@ -17,7 +17,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let n = 0;
 const fresh = (nodeId: string, role: 'primary' | 'replica' = 'replica') =>
-  new Store({ path: join(root, `${nodeId}-${n++}.db`), nodeId, shardId: 0, initial: { role, primaryId: 'n1' }, walRetention: 100000, synchronous: 'OFF' });
+  new Store({ path: join(root, `${nodeId}-${n++}.db`), nodeId, shardId: 0, initial: { role, primaryId: 'n1', joined: true }, walRetention: 100000, synchronous: 'OFF' });
 
 type Op =
   | { k: 'put'; db: number; id: number; v: number; useRev: 'current' | 'none' | 'stale' }

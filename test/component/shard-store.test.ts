@@ -16,7 +16,7 @@ afterEach(() => {
 
 let n = 0;
 function store(nodeId = 'n1', role: Role = nodeId === 'n1' ? 'primary' : 'replica', path?: string, walRetention = 100): Store {
-  const s = new Store({ path: path ?? join(root, `${nodeId}-${n++}.db`), nodeId, shardId: 0, initial: { role, primaryId: 'n1' }, walRetention });
+  const s = new Store({ path: path ?? join(root, `${nodeId}-${n++}.db`), nodeId, shardId: 0, initial: { role, primaryId: 'n1', joined: true }, walRetention });
   open.push(s);
   return s;
 }
@@ -108,7 +108,7 @@ describe('Store: log', () => {
 
   it('keeps role, term and log across a reopen', () => {
     const path = join(root, `reopen-${n++}.db`);
-    const s = new Store({ path, nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1' }, walRetention: 100 });
+    const s = new Store({ path, nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1', joined: true }, walRetention: 100 });
     s.vote({ term: 5, candidateId: 'n2', lastTerm: 0, lastSeq: 0 });
     s.promote({ term: 5 });
     s.close();
@@ -121,7 +121,7 @@ describe('Store: log', () => {
 describe('Store: votes and promotion', () => {
   it('grants one candidate per term, refuses stale logs, and the vote survives a restart', () => {
     const path = join(root, `vote-${n++}.db`);
-    const s = new Store({ path, nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1' }, walRetention: 100 });
+    const s = new Store({ path, nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1', joined: true }, walRetention: 100 });
     const p = store();
     p.createDb('a');
     ship(p, s, 0);
@@ -135,9 +135,11 @@ describe('Store: votes and promotion', () => {
     expect(again.vote({ term: 1, candidateId: 'n3', lastTerm: 1, lastSeq: 1 })).toMatchObject({ granted: false, term: 2 });
   });
 
-  it('a primary that votes in a higher term steps down', () => {
+  it('a live primary refuses an unforced vote and stays primary; a planned switchover (force) makes it step down', () => {
     const p = store();
-    p.vote({ term: 2, candidateId: 'n2', lastTerm: 0, lastSeq: 0 });
+    expect(p.vote({ term: 2, candidateId: 'n2', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: false, term: 1 });
+    expect(p.state()).toMatchObject({ role: 'primary', term: 1 });
+    p.vote({ term: 2, candidateId: 'n2', lastTerm: 0, lastSeq: 0, force: true });
     expect(p.state()).toMatchObject({ role: 'replica', term: 2, votedFor: 'n2' });
     expect(code(() => p.createDb('a'))).toBe('not_primary');
   });
@@ -222,8 +224,8 @@ describe('Store: replicate', () => {
   it('reports lifecycle events: promotion, stepping down, rollback, snapshot installs', () => {
     const events: string[] = [];
     const onEvent = (e: string) => events.push(e);
-    const old = new Store({ path: join(root, `ev-${n++}.db`), nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1' }, walRetention: 100, onEvent });
-    const next = new Store({ path: join(root, `ev-${n++}.db`), nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1' }, walRetention: 100, onEvent });
+    const old = new Store({ path: join(root, `ev-${n++}.db`), nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1', joined: true }, walRetention: 100, onEvent });
+    const next = new Store({ path: join(root, `ev-${n++}.db`), nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1', joined: true }, walRetention: 100, onEvent });
     open.push(old, next);
     old.createDb('a');
     ship(old, next, 0);

@@ -123,7 +123,7 @@ function setup(primaryLog: LogEntry[], opts: { buffer?: LogEntry[]; term?: numbe
   const higherTerms: Array<number | undefined> = [];
   let progress = 0;
   const host: StreamHost = {
-    shardId: 0, buffer, get primaryLastSeq() { return primary.lastSeq; }, commitSeq: 0, writesInFlight: 0, confirmSinceMs: null, onConfirmed: () => {},
+    shardId: 0, buffer, get primaryLastSeq() { return primary.lastSeq; }, commitSeq: 0, writesInFlight: 0, confirmSinceMs: null, onConfirmed: () => {}, primaryHeardMsAgo: () => undefined,
     notePrimaryWal: () => undefined,
     onProgress: () => { progress++; },
     onHigherTerm: (t) => { higherTerms.push(t); },

@@ -19,6 +19,14 @@ describe('shouldElect (table)', () => {
     });
   }
 
+  it('a primary the view just took on gets a failover timeout to answer before its silence counts', () => {
+    const base = { primaryHealth: 'Offline' as const, lastElectionEndMs: null, minGapMs: 500, primarySinceMs: 10_000, graceMs: 1000 };
+    expect(shouldElect({ ...base, nowMs: 10_500 })).toBe(false);
+    expect(shouldElect({ ...base, nowMs: 11_000 })).toBe(true);
+    // No primary at all: nothing to wait for.
+    expect(shouldElect({ ...base, primaryHealth: null, nowMs: 10_100 })).toBe(true);
+  });
+
   it('electionGapMs spreads over [base, 2 × base)', () => {
     expect(electionGapMs(500, () => 0)).toBe(500);
     expect(electionGapMs(500, () => 0.999)).toBe(999);

@@ -16,6 +16,11 @@ describe('adoptState', () => {
   it('at the same term, the node reporting primary is the primary', () => {
     expect(adoptState({ term: 2, primaryId: null }, 'b', state('b', { term: 2, role: 'primary' }))).toEqual({ term: 2, primaryId: 'b' });
   });
+  it('a fresh data dir not joined yet is never the primary, at any term (the wiped first node of a shard says primary at term 1)', () => {
+    expect(adoptState({ term: 1, primaryId: null }, 'a', state('a', { term: 1, role: 'primary', joined: false }))).toEqual({ term: 1, primaryId: null });
+    expect(adoptState({ term: 1, primaryId: 'a' }, 'a', state('a', { term: 1, role: 'primary', joined: false }))).toEqual({ term: 1, primaryId: null });
+    expect(adoptState(view, 'b', state('b', { term: 3, role: 'primary', joined: false }))).toEqual({ term: 3, primaryId: null });
+  });
   it('our primary reporting replica at our term loses the role', () => {
     expect(adoptState(view, 'a', state('a', { term: 2, role: 'replica' }))).toEqual({ term: 2, primaryId: null });
   });
