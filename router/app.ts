@@ -76,6 +76,7 @@ export function build(deps: RouterAppDeps): FastifyInstance {
     clock: deps.clock,
     writeTimeoutMs: config.replication.writeTimeoutMs,
     readQuorum: config.replication.readQuorum,
+    allowUnsafeQuorum: config.replication.allowUnsafeQuorum,
     metrics: deps.metrics,
     ...(deps.failover ? { failover: deps.failover } : {}),
   };

@@ -115,7 +115,7 @@ export function documentRoutes(ctx: RouterContext, bulkBodyLimit: number, users?
     }, async (req, reply) => {
       const { db, id } = req.params;
       const path = req.query.rev ? `${docPath(db, id)}?rev=${encodeURIComponent(req.query.rev)}` : docPath(db, id);
-      const r = await readFromShard({ clock: ctx.clock, readQuorum: ctx.readQuorum }, ctx.shards.forDoc(id), path, req.query.read ?? 'primary', deadline());
+      const r = await readFromShard({ clock: ctx.clock, readQuorum: ctx.readQuorum, allowUnsafeQuorum: ctx.allowUnsafeQuorum === true }, ctx.shards.forDoc(id), path, req.query.read ?? 'primary', deadline());
       const rev = (r.body as { rev?: unknown } | null)?.rev;
       if (typeof rev === 'string') {
         reply.header('etag', `"${rev}"`);

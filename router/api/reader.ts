@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/core/clock.ts';
-import { fromBody, TesseraError } from '../../src/core/errors.ts';
+import { errors, fromBody, TesseraError } from '../../src/core/errors.ts';
 import { UnreachableError, type JsonResponse } from '../../src/core/http/client.ts';
 import { COMMIT_HEADER, PENDING_HEADER, SEQ_HEADER, TERM_HEADER } from '../../src/core/protocol.ts';
 import type { ShardNode, ShardRuntime } from '../replication/shard-runtime.ts';
@@ -14,8 +14,10 @@ import type { ShardNode, ShardRuntime } from '../replication/shard-runtime.ts';
 //    missed), and is answered only once W − 1 replicas have shown, after the
 //    read began, that no newer primary can have been elected (read index).
 //  - any: the first copy that answers, replicas first: committed, possibly stale.
-//  - quorum: readQuorum copies, the newest by seq: committed, and at least as
-//    new as every write this router acknowledged.
+//  - quorum (only when readQuorum + writeQuorum > nodes): readQuorum copies,
+//    the newest by seq, after waiting for any newer write a copy holds
+//    uncommitted: linearizable as well, without a leadership check, at the
+//    cost of R requests instead of one.
 
 export const READ_MODES = ['primary', 'any', 'quorum'] as const;
 export type ReadMode = (typeof READ_MODES)[number];
@@ -23,6 +25,8 @@ export type ReadMode = (typeof READ_MODES)[number];
 export interface ReaderDeps {
   clock: Clock;
   readQuorum: number;
+  /** replication.allowUnsafeQuorum: serve read=quorum even when R + W <= N. */
+  allowUnsafeQuorum?: boolean;
 }
 
 export interface ReadAnswer {
@@ -30,6 +34,8 @@ export interface ReadAnswer {
   body: unknown;
   /** Seq of the revision served (0: none at the read point). */
   seq: number;
+  /** A newer write to what was read that has not committed on that copy yet (its seq). */
+  pending?: number;
 }
 
 /** A read that could not be served in time; reads have no outcome to report, they are simply retried. */
@@ -165,22 +171,48 @@ function rank(rt: ShardRuntime, node: ShardNode, primaryId: string | null): numb
 
 async function readQuorum(deps: ReaderDeps, rt: ShardRuntime, path: string, deadlineMs: number): Promise<ReadAnswer> {
   const { clock, readQuorum: needed } = deps;
+  const n = rt.nodes.size;
+  // R + W > N: every read quorum meets every write quorum, so one of the copies asked holds any
+  // acknowledged write (served, or reported pending above its read point: then waited for).
+  if (needed + rt.writeQuorum <= n && !deps.allowUnsafeQuorum) {
+    throw errors.badRequest(
+      `querystring.read: read=quorum needs readQuorum + writeQuorum > nodes to see every acknowledged write (shard ${rt.shardId}: readQuorum ${needed} + writeQuorum ${rt.writeQuorum} <= ${n} nodes); raise replication.readQuorum to ${n - rt.writeQuorum + 1}, or read=primary`,
+      { path: 'querystring.read', readQuorum: needed, writeQuorum: rt.writeQuorum, nodes: n },
+    );
+  }
+  let lastProblem = `fewer than ${needed} copies of shard ${rt.shardId} answered`;
+  for (let attempt = 0; attempt < 20 && clock.now() < deadlineMs; attempt++) {
+    const term = rt.view.term;
+    const answers = await firstAnswers(rt, path, needed, deadlineMs, clock);
+    if (answers.length < needed) {
+      throw new TesseraError('unavailable', `Only ${answers.length} of ${needed} copies answered`, { shard: rt.shardId, answered: answers.length, required: needed }, { 'retry-after': '1' });
+    }
+    const served = answers.filter((a) => a.status < 500);
+    const best = served.length > 0 ? newestAnswer(served) : null;
+    const pending = Math.max(0, ...answers.map((a) => a.pending ?? 0));
+    if (best && pending <= best.seq) return best;
+    // A copy holds a newer write to this document above its read point: it may have been
+    // acknowledged (by any router). Wait until this router counts it committed, then ask again.
+    if (!(await rt.waitForCommit(pending, term, deadlineMs))) lastProblem = `a write to shard ${rt.shardId} did not commit in time`;
+  }
+  throw readUnavailable(rt.shardId, lastProblem);
+}
+
+/** The first `needed` answers (committed ones, or 503s that name a pending seq), or all there are. */
+async function firstAnswers(rt: ShardRuntime, path: string, needed: number, deadlineMs: number, clock: Clock): Promise<ReadAnswer[]> {
   const answers: ReadAnswer[] = [];
   await new Promise<void>((resolve) => {
-    let pending = rt.nodes.size;
+    let left = rt.nodes.size;
     for (const node of rt.nodes.values()) {
       ask(node, path, deadlineMs - clock.now(), readerCommit(rt, node)).then((a) => {
-        if (a.status < 500) answers.push(a);
+        if (a.status < 500 || a.pending !== undefined) answers.push(a);
       }, () => undefined).finally(() => {
-        pending--;
-        if (answers.length >= needed || pending === 0) resolve();
+        left--;
+        if (answers.length >= needed || left === 0) resolve();
       });
     }
   });
-  if (answers.length < needed) {
-    throw new TesseraError('unavailable', `Only ${answers.length} of ${needed} copies answered`, { shard: rt.shardId, answered: answers.length, required: needed }, { 'retry-after': '1' });
-  }
-  return newestAnswer(answers);
+  return answers.slice(0, Math.max(needed, answers.length));
 }
 
 /**
@@ -197,5 +229,6 @@ export function newestAnswer(answers: ReadonlyArray<ReadAnswer>): ReadAnswer {
 async function ask(node: ShardNode, path: string, timeoutMs: number, commit: number): Promise<ReadAnswer> {
   if (timeoutMs <= 0) throw new UnreachableError(node.url, new Error('no time left'), true);
   const res: JsonResponse<unknown> = await node.client.raw({ path, timeoutMs, headers: { [COMMIT_HEADER]: String(commit) } });
-  return { status: res.status, body: res.body, seq: seqOf(res) };
+  const pending = pendingSeqOf(res, res.status >= 400 ? fromBody(res.body, res.status) : null);
+  return { status: res.status, body: res.body, seq: seqOf(res), ...(pending !== null ? { pending } : {}) };
 }

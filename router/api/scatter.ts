@@ -20,6 +20,8 @@ export interface RouterContext {
   clock: Clock;
   writeTimeoutMs: number;
   readQuorum: number;
+  /** replication.allowUnsafeQuorum (read=quorum with R + W <= N is then served). */
+  allowUnsafeQuorum?: boolean;
   metrics?: RouterMetrics;
   /** Set when the server starts closing: long polls answer at once. */
   closing?: boolean;

@@ -22,7 +22,7 @@ export const noQuery = { type: 'object', properties: {}, additionalProperties: f
 export const readQuery = {
   type: 'object', additionalProperties: false,
   properties: {
-    read: { type: 'string', enum: [...READ_MODES], default: 'primary', description: 'primary (default) | any (may be stale) | quorum (newest of readQuorum copies)' },
+    read: { type: 'string', enum: [...READ_MODES], default: 'primary', description: 'primary (default, linearizable) | any (committed, may be stale) | quorum (linearizable, newest of readQuorum copies; 400 unless readQuorum + writeQuorum > nodes)' },
     rev: { ...rev, description: 'An older revision, if still kept' },
   },
 } as const;

@@ -277,8 +277,12 @@ export class Store {
         return { error: new TesseraError('stale_term', `sender term ${req.term}, node term ${meta.term}`, { term: plan.term, primaryId: plan.primaryId }) };
       }
       this.#adopt(meta, plan.adopt);
-      // The router heard from this term's primary lately: hold on to it (votes, src/rules/vote.ts).
-      if (req.primaryHeardMsAgo !== undefined) ctx.primaryAliveAtMs = ctx.now() - req.primaryHeardMsAgo;
+      // A router heard from this term's primary lately: hold on to it (votes, src/rules/vote.ts).
+      // The latest sign of life wins: a router cut off from the primary reports an old one.
+      if (req.primaryHeardMsAgo !== undefined) {
+        const alive = ctx.now() - req.primaryHeardMsAgo;
+        if (ctx.primaryAliveAtMs === null || alive > ctx.primaryAliveAtMs) ctx.primaryAliveAtMs = alive;
+      }
       if (plan.kind === 'gap') {
         // Persisted, so the router installs a snapshot from the primary (shard/DESIGN.md "Replicate").
         if (plan.diverged) ctx.setMeta({ needsSnapshot: true });

@@ -16,8 +16,9 @@ export interface Discard {
 /** No HTTP answer at all: the request may or may not have reached a node. */
 export type NoAnswer = 'timeout' | 'network_error';
 
-// Refused by validation, auth or routing before any node looked at the document.
-const REFUSED = new Set([400, 401, 403, 405, 413, 415]);
+// Refused by validation, auth or routing before any node looked at the
+// document; 422 is an Idempotency-Key already used for another request.
+const REFUSED = new Set([400, 401, 403, 405, 413, 415, 422, 431]);
 
 export function classifyWriteAnswer(status: number | NoAnswer, body?: unknown): DocOutput | Discard {
   if (typeof status !== 'number') return { kind: 'unknown' };

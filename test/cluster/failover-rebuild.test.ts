@@ -133,10 +133,12 @@ describe('rebuilding replicas while writes continue', () => {
 // new. Wiped and restarted before the router notices it was gone, it used to
 // come back as that primary with an empty log: every write answered 404 (no
 // db), reads lost every acknowledged write, and nothing ever elected anyone
-// else. The router's commit point, on writes and state polls, now makes it
-// step down, and the node that holds the log is elected. Any other node comes
-// back from a wipe as a replica at term 1, below the view's term: the view
-// must stop routing to it as well.
+// else. A fresh data dir now has a new incarnation and is not joined: it
+// takes no writes, casts no votes and counts toward no quorum until a router
+// has shown it the shard's term from a majority of the other nodes
+// (shard/DESIGN.md "Incarnations"); it then joins as a replica, and the
+// router elects a node that holds the log. Any other node comes back from a
+// wipe the same way.
 describe('the primary wiped and restarted before anyone noticed', () => {
   /** Wipes the current primary under load and restarts it at once; returns the victim. */
   async function wipePrimary(prefix: string): Promise<string> {
@@ -158,14 +160,16 @@ describe('the primary wiped and restarted before anyone noticed', () => {
     return victim;
   }
 
-  it('the first node (back as primary at term 1, empty) steps down; another node is elected; nothing acked is lost', async () => {
+  it('the first node (the config\'s primary, back empty) joins as a replica; another node is elected; nothing acked is lost', async () => {
     expect((await shard()).term).toBe(1);
     const victim = await wipePrimary('x');
     expect(victim).toBe(cluster.shardNodes(0)[0]);
-    expect(cluster.nodes[victim]!.log.toArray().some((l) => l.includes('"msg":"log behind the commit point"'))).toBe(true);
+    const joined = cluster.nodes[victim]!.log.toArray().find((l) => l.includes('"msg":"joined"'));
+    expect(joined, 'the wiped node logged its join').toBeDefined();
+    expect(JSON.parse(joined!)).toMatchObject({ role: 'replica' });
   });
 
-  it('another node (back as a replica at term 1, below the view) is replaced too; nothing acked is lost', async () => {
+  it('another node (back empty, unjoined) is replaced too; nothing acked is lost', async () => {
     const victim = await wipePrimary('y');
     expect(victim).not.toBe(cluster.shardNodes(0)[0]);
   });

@@ -157,6 +157,54 @@ describe('Store: votes and promotion', () => {
   });
 });
 
+describe('Store: incarnations (a fresh data dir joins before it votes or writes)', () => {
+  it('unjoined: refuses votes and writes and reports it; joined at term T it votes for nobody in T, normally above', () => {
+    const path = join(root, `fresh-${n++}.db`);
+    const s = new Store({ path, nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1' }, walRetention: 100 });
+    open.push(s);
+    const fresh = s.state();
+    expect(fresh).toMatchObject({ joined: false, term: 1 });
+    expect(fresh.incarnation).toMatch(/^[0-9a-f]{16}$/);
+    expect(s.vote({ term: 5, candidateId: 'n2', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: false, term: 1 });
+    expect(code(() => s.createDb('a'))).toBe('not_primary');
+    // A replicate is accepted (the router catches it up meanwhile), but says it is not joined.
+    expect(s.replicate({ term: 4, primaryId: 'n2', commitSeq: 0, prevSeq: 0, prevTerm: 0, entries: [] })).toMatchObject({ ok: true, joined: false });
+    expect(s.join({ term: 4, role: 'replica', primaryId: 'n2' })).toMatchObject({ joined: true, term: 4, role: 'replica', votedFor: '(joined)' });
+    expect(s.vote({ term: 4, candidateId: 'n3', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: false });
+    expect(s.vote({ term: 5, candidateId: 'n3', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: true, term: 5 });
+    // A second join changes nothing; the incarnation survives a restart.
+    expect(s.join({ term: 9, role: 'replica', primaryId: 'n2' })).toMatchObject({ term: 5, votedFor: 'n3' });
+    s.close();
+    open.splice(open.indexOf(s), 1);
+    const again = store('n1', 'primary', path);
+    expect(again.state()).toMatchObject({ joined: true, term: 5, incarnation: fresh.incarnation });
+  });
+});
+
+describe('Store: leader stickiness', () => {
+  it('a replica that heard of a live primary within stickyMs refuses a vote without taking its term; the latest sign of life counts; forced votes pass', () => {
+    let now = 10_000;
+    const path = join(root, `sticky-${n++}.db`);
+    const s = new Store({ path, nodeId: 'n2', shardId: 0, initial: { role: 'replica', primaryId: 'n1', joined: true }, walRetention: 100, stickyMs: 600, now: () => now });
+    open.push(s);
+    const beat = (heardMsAgo: number) => s.replicate({ term: 1, primaryId: 'n1', commitSeq: 0, prevSeq: 0, prevTerm: 0, entries: [], primaryHeardMsAgo: heardMsAgo });
+    beat(50); // one router heard the primary 50 ms ago
+    beat(2000); // another, cut off from it, last heard it long ago: the older report does not win
+    now += 400;
+    expect(s.vote({ term: 2, candidateId: 'n3', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: false, term: 1 });
+    expect(s.state()).toMatchObject({ term: 1, primaryId: 'n1', votedFor: null });
+    expect(s.vote({ term: 2, candidateId: 'n3', lastTerm: 0, lastSeq: 0, force: true })).toMatchObject({ granted: true, term: 2 });
+    // A new term forgets the old primary's sign of life: nothing is known of term 2's primary.
+    expect(s.vote({ term: 3, candidateId: 'n1', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: true, term: 3 });
+    // The window runs from the last sign of life.
+    s.replicate({ term: 3, primaryId: 'n1', commitSeq: 0, prevSeq: 0, prevTerm: 0, entries: [], primaryHeardMsAgo: 0 });
+    now += 599;
+    expect(s.vote({ term: 4, candidateId: 'n3', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: false, term: 3 });
+    now += 2;
+    expect(s.vote({ term: 4, candidateId: 'n3', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: true, term: 4 });
+  });
+});
+
 describe('Store: replicate', () => {
   it('applies a batch, refuses a stale term, answers gap with lastSeq, ignores a duplicate batch', () => {
     const p = store();

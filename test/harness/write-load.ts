@@ -29,6 +29,8 @@ export class WriteLoad {
   readonly failures = new Map<string, number>();
   /** Answers that are neither 2xx nor an allowed unavailability (503 no_primary / quorum_not_met, timeouts). */
   readonly unexpected: string[] = [];
+  /** Every write that was not acknowledged: through which router, when it was sent and answered. */
+  readonly failed: Array<{ router: string; sentAt: number; at: number }> = [];
   /** Ids of writes answered 503 with `outcome: "not_applied"`: each must never become visible. */
   readonly notApplied: string[] = [];
   /** Longest a client request took (ms): DESIGN §4 bounds it by writeTimeoutMs + 1 s. */
@@ -100,6 +102,7 @@ export class WriteLoad {
         this.unexpected.push(`${id}: ${outcome} ${(err as Error).message}`);
       }
       this.failures.set(outcome, (this.failures.get(outcome) ?? 0) + 1);
+      this.failed.push({ router, sentAt, at: Date.now() });
       // An unavailable shard answers at once: do not spin on 503s.
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -8,7 +8,7 @@ const state = (nodeId: string, over: Partial<NodeState>): NodeState => ({
 });
 
 describe('ShardView', () => {
-  it('tracks last states, reachability and a commit floor from the nodes', () => {
+  it('tracks last states, reachability and the commit point from the nodes', () => {
     const v = new ShardView(0, ['a', 'b', 'c']);
     expect(v.observe('a', state('a', { role: 'primary', lastSeq: 5, commitSeq: 4 }), 1000)).toBe(true);
     expect(v.observe('b', state('b', { lastSeq: 5, commitSeq: 3 }), 1000)).toBe(false);

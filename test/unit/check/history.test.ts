@@ -12,6 +12,7 @@ describe('classifyWriteAnswer (DESIGN §4)', () => {
     ['404 not_found', 404, { ok: false, error: 'not_found', message: 'm' }, { kind: 'not_found' }],
     ['400 bad_request changed nothing', 400, { ok: false, error: 'bad_request' }, discard],
     ['413 payload_too_large changed nothing', 413, { ok: false, error: 'payload_too_large' }, discard],
+    ['422 idempotency_key_reused changed nothing', 422, { ok: false, error: 'idempotency_key_reused' }, discard],
     ['503 no_primary not_applied did not happen', 503, { ok: false, error: 'no_primary', outcome: 'not_applied', shard: 0 }, discard],
     ['503 quorum_not_met is indeterminate', 503, { ok: false, error: 'quorum_not_met', outcome: 'indeterminate', acks: 1, required: 2 }, { kind: 'unknown' }],
     ['a 503 that does not say not_applied may have happened', 503, { ok: false, error: 'unavailable' }, { kind: 'unknown' }],
