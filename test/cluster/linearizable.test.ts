@@ -17,7 +17,8 @@ import { rng, TEST_SEED, type Rng } from '../harness/rng.ts';
 // also insists that the history is not vacuous: writes and reads answered,
 // and some writes on each side of a fault.
 
-const R = { healthCheckIntervalMs: 200, failoverTimeoutMs: 800, writeTimeoutMs: 1500 };
+// readQuorum 2: with writeQuorum 2 of 3, read=quorum is served (R + W > N) and checked too.
+const R = { healthCheckIntervalMs: 200, failoverTimeoutMs: 800, writeTimeoutMs: 1500, readQuorum: 2 };
 const DB = 'lin';
 const LOAD_MS = 9000;
 const SEED = TEST_SEED;
