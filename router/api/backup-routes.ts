@@ -142,6 +142,8 @@ async function* committedLines(ctx: RouterContext, rt: ShardRuntime, src: Snapsh
         let out = '';
         for (const line of lines) {
           if (line.startsWith('{"type":"end"')) end = JSON.parse(line) as EndLine;
+          // Idempotency-Key records belong to this cluster's clients' retries, not to a backup.
+          else if (line.startsWith('{"type":"idem"')) continue;
           else if (line.length > 0) out += `${line}\n`;
         }
         if (out) yield out;

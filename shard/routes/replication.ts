@@ -225,6 +225,8 @@ function isSnapshotLine(l: unknown): l is SnapshotLine {
       return typeof x.db === 'string' && Number.isInteger(x.seq) && d !== null && typeof d === 'object'
         && typeof d.id === 'string' && typeof d.rev === 'string' && d.data !== null && typeof d.data === 'object';
     }
+    case 'idem': return typeof x.key === 'string' && Number.isInteger(x.seq) && typeof x.fingerprint === 'string'
+      && Number.isInteger(x.status) && (typeof x.body === 'string' || x.body === null) && Number.isInteger(x.ts);
     case 'end': return Number.isInteger(x.seq) && Number.isInteger(x.term);
     default: return false;
   }

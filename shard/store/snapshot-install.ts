@@ -25,7 +25,7 @@ export interface InstallPrecondition {
 
 export class SnapshotInstall {
   readonly #ctx: StoreContext;
-  #staging: { end: EndLine | null; insertDb: Statement; insertDoc: Statement } | null = null;
+  #staging: { end: EndLine | null; insertDb: Statement; insertDoc: Statement; insertIdem: Statement } | null = null;
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
@@ -37,14 +37,16 @@ export class SnapshotInstall {
     this.#checkPrecondition(expect);
     const { db } = this.#ctx;
     db.exec(`
-      DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;
+      DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs; DROP TABLE IF EXISTS temp.snap_idem;
       CREATE TEMP TABLE snap_dbs (name TEXT PRIMARY KEY);
+      CREATE TEMP TABLE snap_idem (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL, body TEXT, ts INTEGER NOT NULL);
       CREATE TEMP TABLE snap_docs (db TEXT NOT NULL, id TEXT NOT NULL, rev TEXT NOT NULL, deleted INTEGER NOT NULL, body TEXT NOT NULL,
         seq INTEGER NOT NULL, parent_rev TEXT, created INTEGER NOT NULL, content TEXT, PRIMARY KEY (db, id));`);
     this.#staging = {
       end: null,
       insertDb: db.prepare('INSERT INTO temp.snap_dbs (name) VALUES (?)'),
       insertDoc: db.prepare('INSERT INTO temp.snap_docs (db, id, rev, deleted, body, seq, parent_rev, created, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertIdem: db.prepare('INSERT INTO temp.snap_idem (key, seq, fingerprint, status, body, ts) VALUES (?, ?, ?, ?, ?, ?)'),
     };
     this.#ctx.onEvent?.('installing snapshot', { term });
   }
@@ -59,6 +61,7 @@ export class SnapshotInstall {
           if (st.end) throw errors.badRequest('snapshot has lines after its end line: refused');
           if (line.type === 'end') st.end = line;
           else if (line.type === 'db') st.insertDb.run(line.name);
+          else if (line.type === 'idem') st.insertIdem.run(line.key, line.seq, line.fingerprint, line.status, line.body, line.ts);
           else {
             const d = line.doc;
             const created = line.created === undefined ? 1 : line.created ? 1 : 0;
@@ -105,8 +108,9 @@ export class SnapshotInstall {
         const at = end.seq === meta.baseSeq ? meta.baseTerm : (ctx.q.termAt.get(end.seq) as { term: number } | undefined)?.term;
         if (at === end.term) return false;
         ctx.db.exec(`
-          DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log;
+          DELETE FROM docs_fts; DELETE FROM docs; DELETE FROM revisions; DELETE FROM dbs; DELETE FROM log; DELETE FROM idempotency;
           INSERT INTO dbs (name, seq) SELECT name, 0 FROM temp.snap_dbs;
+          INSERT INTO idempotency (key, seq, fingerprint, status, body, ts) SELECT key, seq, fingerprint, status, body, ts FROM temp.snap_idem;
           INSERT INTO docs (db, id, rev, deleted, body, seq, parent_rev, created)
             SELECT db, id, rev, deleted, body, seq, parent_rev, created FROM temp.snap_docs ORDER BY db, id;
           INSERT INTO revisions (db, id, rev, seq, deleted, body, parent_rev, created)
@@ -143,7 +147,7 @@ export class SnapshotInstall {
   abort(): void {
     if (!this.#staging) return;
     this.#staging = null;
-    this.#ctx.db.exec('DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs;');
+    this.#ctx.db.exec('DROP TABLE IF EXISTS temp.snap_dbs; DROP TABLE IF EXISTS temp.snap_docs; DROP TABLE IF EXISTS temp.snap_idem;');
   }
 }
 

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import type { SeqTerm } from '../../src/core/protocol.ts';
 
 /**
- * Every db and document (tombstones included) at one seq, then `end`. A
+ * Every db and document (tombstones included) at one seq, the
+ * Idempotency-Key records, then `end`. A
  * second read-only connection holds one read transaction for the whole
  * stream, so writes go on meanwhile and the stream stays consistent.
  */
@@ -25,6 +26,10 @@ export function* snapshotLines(path: string): Generator<string> {
       docs++;
       yield `{"type":"doc","db":${JSON.stringify(row.db)},"seq":${row.seq},"parentRev":${JSON.stringify(row.parent_rev)},"created":${row.created === 1},"doc":${row.body}}\n`;
     }
+    // Idempotency-Key records: not counted in `end` (a backup leaves them out; they belong to this cluster's clients).
+    const idemRows = reader.prepare('SELECT key, seq, fingerprint, status, body, ts FROM idempotency ORDER BY key')
+      .iterate() as IterableIterator<{ key: string; seq: number; fingerprint: string; status: number; body: string; ts: number }>;
+    for (const r of idemRows) yield `${JSON.stringify({ type: 'idem', ...r })}\n`;
     yield `${JSON.stringify({ type: 'end', seq: end.seq, term: end.term, docs, dbs })}\n`;
     reader.exec('COMMIT');
   } finally {

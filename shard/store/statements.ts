@@ -28,7 +28,6 @@ export function prepare(db: Db) {
     setLogIdem: p('UPDATE log SET idem = ? WHERE seq = ?'),
     deleteIdempotencyAfter: p('DELETE FROM idempotency WHERE seq > ?'),
     deleteIdempotencyBefore: p('DELETE FROM idempotency WHERE ts < ?'),
-    allIdempotency: p('SELECT key, seq, fingerprint, status, body, ts FROM idempotency ORDER BY key'),
     rollbackCount: p('SELECT count(*) AS n FROM rollback'),
     rollbackRows: p('SELECT * FROM rollback ORDER BY rid'),
     getDb: p('SELECT seq FROM dbs WHERE name = ?'),

@@ -6,7 +6,7 @@ import type {
   Doc, JoinRequest, LogEntry, NodeState, PromoteRequest, PromoteResponse, ReplicateRequest, ReplicateResponse, Role, SnapshotLine,
   VoteRequest, VoteResponse,
 } from '../../src/core/protocol.ts';
-import { JOINED_VOTE } from '../../src/core/protocol.ts';
+import { IDEMPOTENCY_RETENTION_MS, JOINED_VOTE } from '../../src/core/protocol.ts';
 import { decidePromote, decideReplicate, decideVote, planTrim, type TailEntry } from '../../src/rules/index.ts';
 import { StoreContext, type Meta } from './context.ts';
 import { appendEntry, rollbackAfter, walJson } from './log.ts';
@@ -49,6 +49,8 @@ export interface StoreOptions {
   onEvent?: (event: string, details: Record<string, unknown>) => void;
 }
 
+const IDEMPOTENCY_SWEEP_MS = 60_000;
+
 /** Replicas within this many entries of the primary count as caught up. */
 export const READY_LAG_ENTRIES = 1000;
 
@@ -62,6 +64,7 @@ export class Store {
   readonly #retention: number;
   readonly #writes: PrimaryWrites;
   readonly #stickyMs: number;
+  #idemSweptAt = -Infinity;
   #closed = false;
 
   constructor(opts: StoreOptions) {
@@ -319,6 +322,7 @@ export class Store {
   /** Trims the WAL when enough entries may go (cheap to call after every commit). */
   trim(minChunk = Math.min(1000, Math.ceil(this.#retention / 10))): number {
     const ctx = this.#ctx;
+    this.#expireIdempotency();
     const plan = () => {
       const meta = ctx.meta();
       const last = ctx.last(meta);
@@ -338,6 +342,14 @@ export class Store {
       ctx.setMeta({ baseSeq: upTo, baseTerm: at.term });
       return changes;
     });
+  }
+
+  /** Drops Idempotency-Key records past their retention, at most once a minute (protocol.ts IDEMPOTENCY_RETENTION_MS). */
+  #expireIdempotency(): void {
+    const now = this.#ctx.now();
+    if (now - this.#idemSweptAt < IDEMPOTENCY_SWEEP_MS) return;
+    this.#idemSweptAt = now;
+    this.#ctx.q.deleteIdempotencyBefore.run(now - IDEMPOTENCY_RETENTION_MS);
   }
 
   // ---- the log and snapshots, for the router -----------------------------

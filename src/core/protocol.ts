@@ -82,6 +82,13 @@ export interface IdempotencyRecord {
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** What a key may look like: printable ASCII without spaces, at most 200 characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+/**
+ * How long a node keeps an Idempotency-Key record (from when it wrote it):
+ * a retry within a day is answered like the first attempt, a later one is a
+ * new request. A day covers any client's retry loop (the draft leaves expiry
+ * to the server; Stripe keeps keys 24 h) and bounds the table.
+ */
+export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The vote a node records when it joins at a term (shard/DESIGN.md
@@ -222,6 +229,8 @@ export type SnapshotLine =
   | { type: 'db'; name: string }
   /** parentRev/created (optional) keep idempotent-retry detection across an install. */
   | { type: 'doc'; db: string; seq: number; doc: Doc; parentRev?: string | null; created?: boolean }
+  /** An Idempotency-Key record (a copy rebuilt from a snapshot still answers retries like the first time). */
+  | ({ type: 'idem'; seq: number; ts: number } & IdempotencyRecord)
   | { type: 'end'; seq: number; term: number; docs: number; dbs: number };
 
 // Every x-tessera-* header, in one place (router/DESIGN.md says what each carries).

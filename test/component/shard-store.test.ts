@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TesseraError } from '../../src/core/errors.ts';
-import type { Doc, LogEntry, ReplicateRequest, Role, SnapshotLine } from '../../src/core/protocol.ts';
+import { IDEMPOTENCY_RETENTION_MS, type Doc, type LogEntry, type ReplicateRequest, type Role, type SnapshotLine } from '../../src/core/protocol.ts';
 import { GroupCommit, Store } from '../../shard/store/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tessera-shard-store-'));
@@ -290,6 +290,45 @@ describe('Store: replicate', () => {
     // ...and the same one again is a no-op.
     old.installSnapshot(parseLines([...next.snapshotLines()]), 2, 'n2');
     expect(events.at(-1)).toBe('snapshot already held');
+  });
+
+  it('a snapshot carries Idempotency-Key records: a copy rebuilt from it, once primary, answers a retry like the first time', () => {
+    const p = store('n1');
+    p.createDb('a');
+    const idem = { key: 'k-1', fingerprint: 'f-1' };
+    const first = p.putDoc('a', 'x', undefined, { data: { v: 1 } }, { idempotency: idem });
+    p.putDoc('a', 'x', first.body.rev as string, { data: { v: 2 } });
+    const lines = parseLines([...p.snapshotLines()]);
+    expect(lines.filter((l) => l.type === 'idem')).toMatchObject([{ type: 'idem', key: 'k-1', fingerprint: 'f-1', status: 201 }]);
+    const r = store('n2');
+    r.installSnapshot(lines, 1, 'n1');
+    r.vote({ term: 2, candidateId: 'n2', lastTerm: 1, lastSeq: r.last().seq, force: true });
+    r.promote({ term: 2 });
+    // The doc moved on since (v: 2), yet the retry is answered as the first attempt was, and writes nothing.
+    const before = r.last().seq;
+    const again = r.putDoc('a', 'x', undefined, { data: { v: 1 } }, { idempotency: idem });
+    expect({ status: again.status, rev: again.body.rev }).toEqual({ status: first.status, rev: first.body.rev });
+    expect(r.last().seq).toBe(before);
+    expect(code(() => r.putDoc('a', 'x', undefined, { data: { v: 9 } }, { idempotency: { key: 'k-1', fingerprint: 'other' } }))).toBe('idempotency_key_reused');
+  });
+
+  it('Idempotency-Key records expire after IDEMPOTENCY_RETENTION_MS (swept within a minute): a later repeat is a new request', () => {
+    let now = 1_000_000;
+    const p = new Store({ path: join(root, `idem-${n++}.db`), nodeId: 'n1', shardId: 0, initial: { role: 'primary', primaryId: 'n1', joined: true }, walRetention: 100, now: () => now });
+    open.push(p);
+    p.createDb('a');
+    const idem = { key: 'k-2', fingerprint: 'f-2' };
+    const first = p.putDoc('a', 'y', undefined, { data: { v: 1 } }, { idempotency: idem });
+    p.deleteDoc('a', 'y', first.body.rev as string);
+    now += IDEMPOTENCY_RETENTION_MS - 1;
+    p.trim();
+    expect(p.putDoc('a', 'y', undefined, { data: { v: 1 } }, { idempotency: idem }).body.rev).toBe(first.body.rev);
+    now += 60_001; // the sweep runs at most once a minute
+    p.trim();
+    // Expired: the same request now re-creates the deleted document (a new generation).
+    const later = p.putDoc('a', 'y', undefined, { data: { v: 1 } }, { idempotency: idem });
+    expect(later.status).toBe(201);
+    expect(later.body.rev).not.toBe(first.body.rev);
   });
 
   it('a snapshot install is conditional on where the copy was probed, and a no-op when the copy already holds it', () => {
