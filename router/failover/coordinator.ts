@@ -138,9 +138,9 @@ export class Coordinator {
         break;
     }
 
-    // A planned switchover replaces a live primary on purpose: it waives the voters' stickiness.
+    // A planned switchover, or a primary that said it is gone, waives the voters' stickiness.
     const req: VoteRequest = {
-      term: plan.term, candidateId: plan.candidateId, lastTerm: plan.lastTerm, lastSeq: plan.lastSeq, ...(opts.reason === 'manual' ? { force: true } : {}),
+      term: plan.term, candidateId: plan.candidateId, lastTerm: plan.lastTerm, lastSeq: plan.lastSeq, ...(plan.force ? { force: true } : {}),
     };
     const votes = await gather(clock, plan.voters, (id) => this.#deps.vote(id, req), {
       timeoutMs: this.#stepTimeoutMs,

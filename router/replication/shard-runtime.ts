@@ -291,7 +291,8 @@ export class ShardRuntime implements StreamHost {
     const need = this.writeQuorum - 1;
     if (need <= 0) return true;
     let n = 0;
-    for (const s of this.streams.values()) if (s.countsForQuorum && s.confirmedAtMs >= sinceMs) n++;
+    // Strictly after: a request stamped in the millisecond the read began may have been sent before it.
+    for (const s of this.streams.values()) if (s.countsForQuorum && s.confirmedAtMs > sinceMs) n++;
     return n >= need;
   }
 

@@ -120,7 +120,8 @@ export async function documentRoutes(app: FastifyInstance, deps: DocumentRoutesD
       const body = docBodyOf(req, req.body);
       const rev = revOf(req, req.body.rev);
       const r = await commit.run(() => store.putDoc(req.params.db, id, rev, body, guard));
-      reply.header('location', `/v1/db/${req.params.db}/docs/${encodeURIComponent(id)}`);
+      // A keyed retry answers the first attempt's document, whose id may not be the one made up now.
+      reply.header('location', `/v1/db/${req.params.db}/docs/${encodeURIComponent(String(r.body.id ?? id))}`);
       return send(reply, r, stamped);
     },
   );

@@ -209,7 +209,7 @@ export class Store {
       const alive = ctx.primaryAliveAtMs;
       const d = decideVote({
         term: meta.term, votedFor: meta.votedFor, lastSeq: last.seq, lastTerm: last.term, joined: meta.joined,
-        isPrimary: meta.role === 'primary', primaryHeardMsAgo: alive === null ? null : ctx.now() - alive, stickyMs: this.#stickyMs,
+        primaryHeardMsAgo: alive === null ? null : ctx.now() - alive, stickyMs: this.#stickyMs,
       }, req);
       if (d.stepDown) ctx.setMeta({ term: d.term, votedFor: d.votedFor, role: 'replica', primaryId: null });
       else if (d.votedFor !== meta.votedFor) ctx.setMeta({ votedFor: d.votedFor });

@@ -26,7 +26,13 @@ export interface ElectionInput {
 export type ElectionPlan =
   | { kind: 'adopt'; term: number; primaryId: string }
   | { kind: 'no_quorum'; answered: number; needed: number }
-  | { kind: 'elect'; term: number; candidateId: string; lastTerm: number; lastSeq: number; voters: string[] }
+  /**
+   * `force`: the votes waive the voters' leader stickiness — a manual
+   * switchover, or the voters' primary answered and is not primary any more
+   * (it stepped down, or its data dir was wiped): stickiness protects a
+   * primary that is silent to one router, not one that says it is gone.
+   */
+  | { kind: 'elect'; term: number; candidateId: string; lastTerm: number; lastSeq: number; voters: string[]; force: boolean }
   | { kind: 'target_behind'; targetId: string; aheadId: string }
   | { kind: 'target_unreachable'; targetId: string };
 
@@ -77,8 +83,13 @@ export function planElection(input: ElectionInput): ElectionPlan {
     }
     candidate = chosen;
   }
+  // Reaching here, no answering node is primary at maxTerm: if the voters'
+  // primary answered, it said so itself.
+  const followed = new Set(answered.filter((a) => a.state.term === maxTerm && a.state.primaryId !== null).map((a) => a.state.primaryId!));
+  const primaryGone = answered.some((a) => followed.has(a.id));
   return {
     kind: 'elect',
+    force: input.manual === true || primaryGone,
     term: maxTerm + 1,
     candidateId: candidate.id,
     lastTerm: candidate.state.lastTerm,

@@ -47,7 +47,8 @@ export function nextAction(s: StreamStatus): StreamAction {
   // Behind, or holding a suffix the primary lacks (it must be truncated away).
   if (s.matchSeq < s.primaryLastSeq || s.replicaLastSeq > s.matchSeq) return { kind: 'replicate' };
   // A read waits for proof that the primary still leads: an empty batch now, not at the next heartbeat.
-  if (s.confirmSinceMs != null && (s.confirmedAtMs ?? 0) < s.confirmSinceMs) return { kind: 'heartbeat' };
+  // `<=`: a request stamped in the read's own millisecond may predate it (the read needs a later one).
+  if (s.confirmSinceMs != null && (s.confirmedAtMs ?? 0) <= s.confirmSinceMs) return { kind: 'heartbeat' };
   const due = s.commitSeq > s.sentCommitSeq ? s.lastSentMs + s.commitPushMs : s.lastSentMs + s.heartbeatMs;
   return s.nowMs >= due ? { kind: 'heartbeat' } : { kind: 'wait', untilMs: due };
 }

@@ -9,8 +9,11 @@ import { logAtLeast } from './log-order.ts';
 //  - leader stickiness (Raft's pre-vote / check-quorum, §9.6 of the thesis):
 //    a voter that heard of a live primary less than `stickyMs` ago refuses,
 //    so a router that cannot reach a primary others still reach cannot
-//    depose it. A planned switchover (`force`) waives it. A primary refuses
-//    every unforced vote: it is evidently alive to whoever asks.
+//    depose it. A vote is `force`d — stickiness waived — by a planned
+//    switchover, and by a router that heard the voters' primary itself say
+//    it is no longer primary (src/rules/election.ts). A primary gets no such
+//    refusal: a router that can reach it to ask does not think it dead, and
+//    one restarted from an old term must be deposable.
 
 export interface VoterState {
   term: number;
@@ -19,8 +22,6 @@ export interface VoterState {
   lastTerm: number;
   /** false: a fresh data dir no router has joined yet (absent = joined). */
   joined?: boolean;
-  /** The voter is its term's primary. */
-  isPrimary?: boolean;
   /** How long ago the voter last heard that its term's primary was alive (null/absent: not since it started). */
   primaryHeardMsAgo?: number | null;
   /** Leader stickiness window (failover timeout less one health interval); 0/absent: none. */
@@ -41,12 +42,9 @@ export function decideVote(state: VoterState, req: VoteRequest): VoteDecision {
   const refuseAsIs = (reason: string): VoteDecision => ({ granted: false, term: state.term, votedFor: state.votedFor, stepDown: false, reason });
   if (state.joined === false) return refuseAsIs('not joined: a fresh data dir votes only once a router has shown it the current term');
   if (req.term < state.term) return refuseAsIs(`stale term ${req.term} < ${state.term}`);
-  if (!req.force && req.term > state.term) {
-    if (state.isPrimary) return refuseAsIs(`this node is the primary of term ${state.term} and alive`);
-    const ago = state.primaryHeardMsAgo;
-    if (ago !== null && ago !== undefined && state.stickyMs !== undefined && ago < state.stickyMs) {
-      return refuseAsIs(`the primary of term ${state.term} was alive ${Math.round(ago)} ms ago`);
-    }
+  const ago = state.primaryHeardMsAgo;
+  if (!req.force && req.term > state.term && ago !== null && ago !== undefined && state.stickyMs !== undefined && ago < state.stickyMs) {
+    return refuseAsIs(`the primary of term ${state.term} was alive ${Math.round(ago)} ms ago`);
   }
   const stepDown = req.term > state.term;
   const votedFor = stepDown ? null : state.votedFor;

@@ -20,7 +20,8 @@ import { rng, TEST_SEED, type Rng } from '../harness/rng.ts';
 // readQuorum 2: with writeQuorum 2 of 3, read=quorum is served (R + W > N) and checked too.
 const R = { healthCheckIntervalMs: 200, failoverTimeoutMs: 800, writeTimeoutMs: 1500, readQuorum: 2 };
 const DB = 'lin';
-const LOAD_MS = 9000;
+/** How long a test injects faults (each step also waits for the shard to be whole again). */
+const FAULT_MS = 12_000;
 const SEED = TEST_SEED;
 let cluster: TestCluster | null = null;
 let router2: ManagedProcess | null = null;
@@ -65,7 +66,7 @@ async function whole(c: TestCluster, why: string): Promise<string> {
 /** Waits until the load has `n` more answered ops (a condition on progress, not a sleep); bounded. */
 async function moreOps(load: LinearLoad, n: number): Promise<void> {
   const target = load.ops + n;
-  await waitFor(() => load.ops >= target, { timeoutMs: 15_000, intervalMs: 20, message: `${n} more ops` });
+  await waitFor(() => load.ops >= target || load.finished, { timeoutMs: 15_000, intervalMs: 20, message: `${n} more ops (${load.summary()})` });
 }
 
 /** Holds a fault for `ms` (the fault's length is the point, so this waits on the clock). */
@@ -83,13 +84,19 @@ interface Scenario {
 /** Load and faults side by side, then the checker over the whole history. */
 async function run(c: TestCluster, seed: number, s: Scenario): Promise<void> {
   const random = rng(seed);
+  // The load runs until the faults are over and some ops have followed the last one (bounded: maxOps, maxMs).
   const load = new LinearLoad({
-    routerUrls: s.routers, db: DB, keys: 6, clients: 6, maxOps: 4000, maxMs: LOAD_MS,
+    routerUrls: s.routers, db: DB, keys: 6, clients: 6, maxOps: 5000, maxMs: 90_000,
     requestTimeoutMs: R.writeTimeoutMs + 3000, random: rng(seed + 1),
   }).start();
-  await moreOps(load, 30);
-  const schedule = await s.faults(c, random, load, Date.now() + LOAD_MS - 2000);
-  await load.stop();
+  let schedule: string[] = [];
+  try {
+    await moreOps(load, 30);
+    schedule = await s.faults(c, random, load, Date.now() + FAULT_MS);
+    await moreOps(load, 30);
+  } finally {
+    await load.stop();
+  }
   const result = load.check();
   const where = `seed ${seed}; schedule: ${schedule.join(', ')}; ${load.summary()}`;
   if (process.env.TESSERA_TEST_VERBOSE) console.log(where, '\n', result.report.split('\n')[0]);

@@ -46,7 +46,7 @@ async function allDocsOf(nodeId: string): Promise<unknown[]> {
 }
 
 beforeAll(async () => {
-  const tc = await writeTestConfig({ shards: SHARDS, nodesPerShard: 3, overrides: { replication: { writeTimeoutMs: WRITE_TIMEOUT_MS } } });
+  const tc = await writeTestConfig({ shards: SHARDS, nodesPerShard: 3, overrides: { replication: { writeTimeoutMs: WRITE_TIMEOUT_MS, readQuorum: 2 } } });
   cluster = await startCluster(tc);
   url = cluster.router.url;
   expect((await call('PUT', '/v1/db/t')).status).toBe(201);

@@ -135,11 +135,9 @@ describe('Store: votes and promotion', () => {
     expect(again.vote({ term: 1, candidateId: 'n3', lastTerm: 1, lastSeq: 1 })).toMatchObject({ granted: false, term: 2 });
   });
 
-  it('a live primary refuses an unforced vote and stays primary; a planned switchover (force) makes it step down', () => {
+  it('a primary restarted at an old term is deposed by a higher-term vote (nobody is sticky for it)', () => {
     const p = store();
-    expect(p.vote({ term: 2, candidateId: 'n2', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: false, term: 1 });
-    expect(p.state()).toMatchObject({ role: 'primary', term: 1 });
-    p.vote({ term: 2, candidateId: 'n2', lastTerm: 0, lastSeq: 0, force: true });
+    expect(p.vote({ term: 2, candidateId: 'n2', lastTerm: 0, lastSeq: 0 })).toMatchObject({ granted: true, term: 2 });
     expect(p.state()).toMatchObject({ role: 'replica', term: 2, votedFor: 'n2' });
     expect(code(() => p.createDb('a'))).toBe('not_primary');
   });

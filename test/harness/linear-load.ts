@@ -27,6 +27,7 @@ export class LinearLoad {
   readonly #o: LinearLoadOptions;
   #ops = 0;
   #stopped = false;
+  #finished = false;
   #running: Promise<void> | null = null;
 
   constructor(o: LinearLoadOptions) {
@@ -37,9 +38,14 @@ export class LinearLoad {
     return this.#ops;
   }
 
+  /** Every client has stopped (asked to, or out of ops or time). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
   start(): this {
     const end = Date.now() + this.#o.maxMs;
-    this.#running ??= Promise.all(Array.from({ length: this.#o.clients }, (_, c) => this.#client(c, end))).then(() => undefined);
+    this.#running ??= Promise.all(Array.from({ length: this.#o.clients }, (_, c) => this.#client(c, end))).then(() => { this.#finished = true; });
     return this;
   }
 

@@ -32,22 +32,32 @@ describe('planElection (table)', () => {
     {
       name: 'highest lastSeq wins within the same lastTerm',
       states: { a: null, b: st('b', { lastSeq: 9 }), c: st('c', { lastSeq: 12 }) },
-      want: { kind: 'elect', term: 4, candidateId: 'c', lastTerm: 3, lastSeq: 12, voters: NODES },
+      want: { kind: 'elect', term: 4, candidateId: 'c', lastTerm: 3, lastSeq: 12, voters: NODES, force: false },
     },
     {
       name: 'lastTerm beats a longer log of an older term',
       states: { a: null, b: st('b', { lastTerm: 3, lastSeq: 5 }), c: st('c', { lastTerm: 2, lastSeq: 50 }) },
-      want: { kind: 'elect', term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 5, voters: NODES },
+      want: { kind: 'elect', term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 5, voters: NODES, force: false },
     },
     {
       name: 'ties go to config order',
       states: { a: null, b: st('b'), c: st('c') },
-      want: { kind: 'elect', term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10, voters: NODES },
+      want: { kind: 'elect', term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10, voters: NODES, force: false },
     },
     {
       name: 'the new term is above every term seen, not just the view',
       states: { a: null, b: st('b', { term: 7 }), c: st('c') },
-      want: { kind: 'elect', term: 8, candidateId: 'b', lastTerm: 3, lastSeq: 10, voters: NODES },
+      want: { kind: 'elect', term: 8, candidateId: 'b', lastTerm: 3, lastSeq: 10, voters: NODES, force: false },
+    },
+    {
+      name: 'the voters\' primary answers as a replica (it stepped down): the votes waive stickiness',
+      states: { a: st('a'), b: st('b'), c: null },
+      want: { kind: 'elect', term: 4, candidateId: 'a', lastTerm: 3, lastSeq: 10, voters: NODES, force: true },
+    },
+    {
+      name: 'the voters\' primary answers from a wiped data dir (unjoined): the votes waive stickiness, and it is no candidate',
+      states: { a: st('a', { term: 1, lastSeq: 0, lastTerm: 0, joined: false, role: 'primary', primaryId: 'a' }), b: st('b'), c: st('c', { lastSeq: 9 }) },
+      want: { kind: 'elect', term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10, voters: NODES, force: true },
     },
     {
       name: 'a primary at a higher term was elected by someone else: adopt it',
@@ -62,7 +72,7 @@ describe('planElection (table)', () => {
     {
       name: 'a primary below the highest term seen is deposed: elect past it',
       states: { a: st('a', { role: 'primary', term: 4 }), b: st('b', { term: 5 }), c: null },
-      want: { kind: 'elect', term: 6, candidateId: 'a', lastTerm: 3, lastSeq: 10, voters: NODES },
+      want: { kind: 'elect', term: 6, candidateId: 'a', lastTerm: 3, lastSeq: 10, voters: NODES, force: true },
     },
     {
       name: 'the view primary answers after all: keep it',
@@ -73,13 +83,13 @@ describe('planElection (table)', () => {
       name: 'manual failover to a caught-up target replaces a live primary',
       states: { a: st('a', { role: 'primary' }), b: st('b'), c: st('c') },
       target: 'c', manual: true,
-      want: { kind: 'elect', term: 4, candidateId: 'c', lastTerm: 3, lastSeq: 10, voters: NODES },
+      want: { kind: 'elect', term: 4, candidateId: 'c', lastTerm: 3, lastSeq: 10, voters: NODES, force: true },
     },
     {
       name: 'manual failover without target picks the best replica, never the primary',
       states: { a: st('a', { role: 'primary' }), b: st('b'), c: st('c') },
       manual: true,
-      want: { kind: 'elect', term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10, voters: NODES },
+      want: { kind: 'elect', term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10, voters: NODES, force: true },
     },
     {
       name: 'a target behind another answering node is refused',

@@ -23,7 +23,8 @@ describe('nextAction', () => {
     ['new commit, push delay not over', { commitSeq: 12, primaryLastSeq: 12, matchSeq: 12, replicaLastSeq: 12, nowMs: 1010 }, 'wait'],
     ['new commit, push delay over', { commitSeq: 12, primaryLastSeq: 12, matchSeq: 12, replicaLastSeq: 12, nowMs: 1020 }, 'heartbeat'],
     ['a read waits for confirmation the replica answered before it began', { confirmSinceMs: 1000, confirmedAtMs: 990 }, 'heartbeat'],
-    ['a read already confirmed by a request sent after it began', { confirmSinceMs: 1000, confirmedAtMs: 1000 }, 'wait'],
+    ['a request stamped in the read\'s own millisecond may predate it: heartbeat again', { confirmSinceMs: 1000, confirmedAtMs: 1000 }, 'heartbeat'],
+    ['a read already confirmed by a request sent after it began', { confirmSinceMs: 1000, confirmedAtMs: 1001 }, 'wait'],
     ['a read waiting, but backing off', { confirmSinceMs: 1000, confirmedAtMs: 0, backoffUntilMs: 1500 }, 'wait'],
     ['a read waiting while behind: the batch itself confirms', { confirmSinceMs: 1000, confirmedAtMs: 0, matchSeq: 7 }, 'replicate'],
   ])('%s → %s', (_name, over, kind) => {

@@ -25,8 +25,7 @@ describe('decideVote', () => {
     ['...unless the primary has been silent for the sticky window', voter({ primaryHeardMsAgo: 900, stickyMs: 800 }), { term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10 }, { granted: true, term: 4, stepDown: true }],
     ['...or it never heard of one since it started', voter({ primaryHeardMsAgo: null, stickyMs: 800 }), { term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10 }, { granted: true, term: 4 }],
     ['...or the switchover is planned (force)', voter({ primaryHeardMsAgo: 10, stickyMs: 800 }), { term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10, force: true }, { granted: true, term: 4, stepDown: true }],
-    ['a live primary refuses an unforced vote and stays primary', voter({ isPrimary: true }), { term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10 }, { granted: false, term: 3, stepDown: false }],
-    ['a primary steps down for a planned switchover', voter({ isPrimary: true }), { term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10, force: true }, { granted: true, term: 4, stepDown: true }],
+    ['a primary (perhaps restarted from an old term) is deposed by a higher-term vote: nobody is sticky for it', voter({ primaryHeardMsAgo: null, stickyMs: 800 }), { term: 4, candidateId: 'b', lastTerm: 3, lastSeq: 10 }, { granted: true, term: 4, stepDown: true }],
   ] as const)('%s', (_n, state, req, expected) => {
     expect(decideVote(state, req)).toMatchObject(expected);
   });
@@ -35,11 +34,11 @@ describe('decideVote', () => {
     const req = fc.record({ term: fc.integer({ min: 1, max: 9 }), candidateId: fc.constantFrom('a', 'b'), lastTerm: fc.integer({ min: 0, max: 9 }), lastSeq: fc.nat(20) });
     const state = fc.record({
       term: fc.integer({ min: 1, max: 9 }), votedFor: fc.constantFrom(null, 'a', 'b'), lastSeq: fc.nat(20), lastTerm: fc.integer({ min: 0, max: 9 }),
-      joined: fc.boolean(), isPrimary: fc.boolean(), primaryHeardMsAgo: fc.option(fc.nat(2000)), stickyMs: fc.constant(800),
+      joined: fc.boolean(), primaryHeardMsAgo: fc.option(fc.nat(2000)), stickyMs: fc.constant(800),
     });
     fc.assert(fc.property(state, req, (s, r) => {
       const d = decideVote(s, r);
-      const sticky = !s.joined || s.isPrimary || (s.primaryHeardMsAgo !== null && s.primaryHeardMsAgo < 800);
+      const sticky = !s.joined || (s.primaryHeardMsAgo !== null && s.primaryHeardMsAgo < 800);
       if (sticky && (r.term > s.term || !s.joined)) expect(d).toMatchObject({ granted: false, term: s.term, votedFor: s.votedFor, stepDown: false });
     }), { numRuns: 1000 });
   });
