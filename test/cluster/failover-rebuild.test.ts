@@ -164,7 +164,8 @@ describe('the primary wiped and restarted before anyone noticed', () => {
     expect((await shard()).term).toBe(1);
     const victim = await wipePrimary('x');
     expect(victim).toBe(cluster.shardNodes(0)[0]);
-    const joined = cluster.nodes[victim]!.log.toArray().find((l) => l.includes('"msg":"joined"'));
+    // The last join: the first one was the brand-new cluster's, where it joined as primary.
+    const joined = cluster.nodes[victim]!.log.toArray().findLast((l) => l.includes('"msg":"joined"'));
     expect(joined, 'the wiped node logged its join').toBeDefined();
     expect(JSON.parse(joined!)).toMatchObject({ role: 'replica' });
   });
